@@ -1,0 +1,74 @@
+// buildApp(config, deps): the HTTP surface. It never listens; main.ts does, tests use app.inject.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import { randomUUID } from 'node:crypto';
+import { registerAuditRoutes } from './audit/routes.js';
+import type { Config } from './config.js';
+import { registerErrorHandler } from './errors.js';
+import { registerRequestContext } from './http/auth.js';
+import { registerJwksRoutes } from './keys/routes.js';
+import { registerPlatformRoutes } from './platform/routes.js';
+import type { Runtime } from './runtime.js';
+
+export type AppDeps = Pick<Runtime, 'orm' | 'keyring' | 'tokens' | 'platform'>;
+
+export function loggerOptions(config: Config): FastifyServerOptions['logger'] {
+  return {
+    level: config.logLevel,
+    // Credentials never reach the log, whatever a future log line includes.
+    redact: {
+      paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', '*.password', '*.client_secret', '*.token'],
+      censor: '[redacted]',
+    },
+  };
+}
+
+export async function buildApp(config: Config, deps: AppDeps, options: { logger?: FastifyBaseLogger } = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: loggerOptions(config) }),
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    // Unknown fields are refused, not silently dropped (e.g. an unknown governance flag is a 400).
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+  });
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    reply.header('x-content-type-options', 'nosniff');
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Tessera public integration API',
+        version: '1.0.0',
+        description: 'The stable external integration contract: app registration, scopes, governance, service tokens and JWKS.',
+      },
+      servers: [{ url: config.issuer }],
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+  });
+
+  registerErrorHandler(app);
+  registerRequestContext(app, deps.orm);
+
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
+    try {
+      await deps.orm.em.getConnection().execute('select 1');
+      return { status: 'ready' };
+    } catch {
+      return reply.code(503).send({ status: 'unavailable', error_description: 'the database is not reachable' });
+    }
+  });
+
+  registerJwksRoutes(app, deps.keyring, config.keys.jwksMaxAge);
+  registerPlatformRoutes(app, deps.platform, deps.tokens);
+  registerAuditRoutes(app, deps.tokens);
+
+  // The OpenAPI document of the public routes only (routes marked `hide` stay out).
+  app.get('/api/docs', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,125 @@
+// The one place that reads the environment (DESIGN "Conventions" 4): parsed once, every problem
+// reported together, no fallbacks for secrets in production.
+import { z } from 'zod';
+
+const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const DAY = 86_400;
+
+const schema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    ROLE: z.enum(['all', 'api', 'worker']).default('all'),
+    PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+    HOST: z.string().min(1).default('127.0.0.1'),
+    ISSUER: z.string().url().optional(),
+    TOKEN_AUDIENCE: z.string().min(1).optional(),
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+      .optional(),
+    DATA_DIR: z.string().min(1).default('./.data'),
+    EMBEDDED_PG_PORT: z.coerce.number().int().min(0).max(65_535).default(0),
+    SECRETS_KEY: z
+      .string()
+      .refine((v) => decodeKey(v) !== null, 'must be 32 bytes, base64 or hex encoded')
+      .optional(),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    REDIS_URL: z
+      .string()
+      .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+      .optional(),
+    ACCESS_TOKEN_TTL: seconds(3600),
+    ACCESS_TOKEN_MAX_TTL: seconds(DAY),
+    SERVICE_TOKEN_TTL: seconds(30 * DAY),
+    SERVICE_TOKEN_MAX_TTL: seconds(365 * DAY),
+    ADMIN_TOKEN_MAX_TTL: seconds(7 * DAY),
+    SECRET_ROTATION_GRACE: z.coerce.number().int().min(0).default(DAY),
+    KEY_ROTATION_INTERVAL: seconds(30 * DAY),
+    KEY_ALGORITHM: z.enum(['RS256', 'ES256']).default('RS256'),
+    JWKS_MAX_AGE: z.coerce.number().int().min(0).default(300),
+    CLOCK_TOLERANCE: z.coerce.number().int().min(0).max(300).default(5),
+  })
+  .superRefine((env, ctx) => {
+    if (env.NODE_ENV === 'production' && !env.SECRETS_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['SECRETS_KEY'], message: 'is required in production' });
+    }
+    if (env.ACCESS_TOKEN_TTL > env.ACCESS_TOKEN_MAX_TTL) {
+      ctx.addIssue({ code: 'custom', path: ['ACCESS_TOKEN_TTL'], message: 'exceeds ACCESS_TOKEN_MAX_TTL' });
+    }
+    if (env.SERVICE_TOKEN_TTL > env.SERVICE_TOKEN_MAX_TTL) {
+      ctx.addIssue({ code: 'custom', path: ['SERVICE_TOKEN_TTL'], message: 'exceeds SERVICE_TOKEN_MAX_TTL' });
+    }
+  });
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  role: 'all' | 'api' | 'worker';
+  port: number;
+  host: string;
+  issuer: string;
+  audience: string;
+  databaseUrl?: string;
+  dataDir: string;
+  embeddedPgPort: number;
+  /** 32-byte key; undefined only in development before the dev key is generated into DATA_DIR. */
+  secretsKey?: Buffer;
+  logLevel: string;
+  redisUrl?: string;
+  tokens: {
+    accessTtl: number;
+    accessMaxTtl: number;
+    serviceTtl: number;
+    serviceMaxTtl: number;
+    adminMaxTtl: number;
+    clockTolerance: number;
+  };
+  secretRotationGrace: number;
+  keys: { rotationInterval: number; algorithm: 'RS256' | 'ES256'; jwksMaxAge: number };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+export function decodeKey(value: string): Buffer | null {
+  const hex = /^[0-9a-f]{64}$/i.test(value) ? Buffer.from(value, 'hex') : null;
+  const key = hex ?? Buffer.from(value, 'base64');
+  return key.length === 32 ? key : null;
+}
+
+export function parseConfig(source: Record<string, string | undefined> = process.env): Config {
+  // An empty variable means "unset", as in most twelve-factor tooling.
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const result = schema.safeParse(cleaned);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.') || 'environment'} ${i.message}`));
+  }
+  const env = result.data;
+  const issuer = (env.ISSUER ?? `http://localhost:${env.PORT}`).replace(/\/+$/, '');
+  return {
+    env: env.NODE_ENV,
+    role: env.ROLE,
+    port: env.PORT,
+    host: env.HOST,
+    issuer,
+    audience: env.TOKEN_AUDIENCE ?? issuer,
+    databaseUrl: env.DATABASE_URL,
+    dataDir: env.DATA_DIR,
+    embeddedPgPort: env.EMBEDDED_PG_PORT,
+    secretsKey: env.SECRETS_KEY ? decodeKey(env.SECRETS_KEY)! : undefined,
+    logLevel: env.LOG_LEVEL,
+    redisUrl: env.REDIS_URL,
+    tokens: {
+      accessTtl: env.ACCESS_TOKEN_TTL,
+      accessMaxTtl: env.ACCESS_TOKEN_MAX_TTL,
+      serviceTtl: env.SERVICE_TOKEN_TTL,
+      serviceMaxTtl: env.SERVICE_TOKEN_MAX_TTL,
+      adminMaxTtl: env.ADMIN_TOKEN_MAX_TTL,
+      clockTolerance: env.CLOCK_TOLERANCE,
+    },
+    secretRotationGrace: env.SECRET_ROTATION_GRACE,
+    keys: { rotationInterval: env.KEY_ROTATION_INTERVAL, algorithm: env.KEY_ALGORITHM, jwksMaxAge: env.JWKS_MAX_AGE },
+  };
+}

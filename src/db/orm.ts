@@ -1,0 +1,69 @@
+// MikroORM set-up: entities of every feature, the tenant filter and the static migration list
+// (DESIGN "Runtime": static so they load under tsx, vitest and built JS alike).
+import { MikroORM, type Options } from '@mikro-orm/postgresql';
+import { Migrator } from '@mikro-orm/migrations';
+import pg from 'pg';
+import { AuditEvent } from '../audit/entities.js';
+import { RevokedToken, SigningKey } from '../keys/entities.js';
+import { App, ClientSecret, Scope, ServiceToken } from '../platform/entities.js';
+import { Tenant, User } from '../tenancy/entities.js';
+import { Migration20261126000000_platform_core } from './migrations/Migration20261126000000_platform_core.js';
+
+export const entities = [Tenant, User, SigningKey, RevokedToken, Scope, App, ClientSecret, ServiceToken, AuditEvent];
+
+/** Entities that belong to one tenant. Queries on them see only the request's tenant (DESIGN "Conventions" 8). */
+const tenantOwned = ['User', 'App', 'ClientSecret', 'ServiceToken', 'AuditEvent'];
+
+export const TENANT_FILTER = 'tenant';
+
+export function ormOptions(url: string, poolMax = 10): Options {
+  return {
+    clientUrl: url,
+    entities,
+    extensions: [Migrator],
+    discovery: { disableDynamicFileAccess: true },
+    forceUtcTimezone: true,
+    pool: { min: 0, max: poolMax },
+    // A query on a tenant-owned entity without the tenant set fails rather than reading every tenant.
+    filters: {
+      [TENANT_FILTER]: {
+        name: TENANT_FILTER,
+        entity: tenantOwned,
+        cond: (args: { tenantId: string }) => ({ tenantId: args.tenantId }),
+        default: true,
+      },
+    },
+    migrations: {
+      migrationsList: [{ name: 'Migration20261126000000_platform_core', class: Migration20261126000000_platform_core }],
+      transactional: true,
+      allOrNothing: true,
+      disableForeignKeys: false,
+      silent: true,
+    },
+  };
+}
+
+/** Any stable 64-bit number: the advisory lock that serialises migrations between processes. */
+const MIGRATION_LOCK = 7_361_555_101;
+
+export async function migrate(url: string): Promise<void> {
+  const lock = new pg.Client({ connectionString: url });
+  await lock.connect();
+  try {
+    await lock.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    const orm = await MikroORM.init({ ...ormOptions(url, 2), pool: { min: 0, max: 2 } });
+    try {
+      await orm.getMigrator().up();
+    } finally {
+      await orm.close(true);
+    }
+  } finally {
+    await lock.end();
+  }
+}
+
+export async function openOrm(url: string): Promise<MikroORM> {
+  return MikroORM.init(ormOptions(url));
+}
+
+export type { MikroORM };

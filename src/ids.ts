@@ -1,0 +1,14 @@
+// Identifiers look like the contract's examples: a type prefix and a random, URL-safe part.
+import { randomBytes } from 'node:crypto';
+
+export type IdPrefix = 'app' | 'ten' | 'usr' | 'sec' | 'stk' | 'aud' | 'wh' | 'dlv' | 'evt' | 'inc' | 'at';
+
+/** 15 random bytes = 120 bits, 20 base64url characters: unguessable and free of '=' padding. */
+export function newId(prefix: IdPrefix): string {
+  return `${prefix}_${randomBytes(15).toString('base64url')}`;
+}
+
+/** Opaque credential material (client secrets, generated passwords): 32 random bytes. */
+export function newSecret(prefix: string): string {
+  return `${prefix}${randomBytes(32).toString('base64url')}`;
+}

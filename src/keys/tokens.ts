@@ -1,0 +1,146 @@
+// Access tokens as JWTs per RFC 9068, and the one verifier every protected route uses.
+import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { LRUCache } from 'lru-cache';
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../config.js';
+import { Unauthorized } from '../errors.js';
+import type { Keyring } from './keyring.js';
+import type { RevocationList } from './revocations.js';
+
+/** RFC 9068 section 2.1: the media type of a JWT access token, in the `typ` header. */
+const ACCESS_TOKEN_TYP = 'at+jwt';
+const ALLOWED_ALGORITHMS = ['RS256', 'ES256'];
+
+export interface AccessTokenClaims extends JWTPayload {
+  iss: string;
+  sub: string;
+  aud: string;
+  client_id: string;
+  scope: string;
+  jti: string;
+  iat: number;
+  exp: number;
+  tenant_id?: string;
+}
+
+export interface IssueRequest {
+  subject: string;
+  clientId: string;
+  scopes: string[];
+  tenantId: string | null;
+  ttlSeconds: number;
+  /** A caller-chosen id (e.g. a service token's record id) so that it can be revoked later. */
+  jti?: string;
+}
+
+export interface IssuedToken {
+  token: string;
+  jti: string;
+  expiresAt: Date;
+  expiresIn: number;
+}
+
+/** What a protected route knows about its caller once the token is verified. */
+export interface Principal {
+  subject: string;
+  clientId: string;
+  tenantId: string | null;
+  scopes: ReadonlySet<string>;
+  jti: string;
+  expiresAt: number; // epoch seconds
+  notBefore?: number;
+}
+
+export class TokenService {
+  /** Verified tokens, so a repeated token costs no signature check; expiry and revocation are still checked on each use. */
+  private readonly verified = new LRUCache<string, Principal>({ max: 20_000, ttl: 5 * 60_000 });
+
+  constructor(
+    private readonly keyring: Keyring,
+    private readonly revocations: RevocationList,
+    private readonly config: Config,
+  ) {}
+
+  async issue(request: IssueRequest): Promise<IssuedToken> {
+    const iat = Math.floor(Date.now() / 1000);
+    const exp = iat + request.ttlSeconds;
+    const jti = request.jti ?? randomUUID();
+    const claims: AccessTokenClaims = {
+      iss: this.config.issuer,
+      sub: request.subject,
+      aud: this.config.audience,
+      client_id: request.clientId,
+      scope: request.scopes.join(' '),
+      jti,
+      iat,
+      exp,
+      ...(request.tenantId ? { tenant_id: request.tenantId } : {}),
+    };
+    const token = await this.keyring.sign(claims, ACCESS_TOKEN_TYP);
+    return { token, jti, expiresAt: new Date(exp * 1000), expiresIn: request.ttlSeconds };
+  }
+
+  async verify(token: string): Promise<Principal> {
+    const principal = this.verified.get(token) ?? (await this.verifySignature(token));
+    this.checkLifetime(principal);
+    if (this.revocations.isRevoked(principal.jti)) throw new Unauthorized('token has been revoked', 'invalid_token');
+    return principal;
+  }
+
+  private checkLifetime(principal: Principal): void {
+    const now = Date.now() / 1000;
+    const tolerance = this.config.tokens.clockTolerance;
+    if (now > principal.expiresAt + tolerance) throw new Unauthorized('token has expired', 'invalid_token');
+    if (principal.notBefore && now < principal.notBefore - tolerance) throw new Unauthorized('token is not yet valid', 'invalid_token');
+  }
+
+  private async verifySignature(token: string): Promise<Principal> {
+    let payload: AccessTokenClaims;
+    try {
+      ({ payload } = await jwtVerify<AccessTokenClaims>(
+        token,
+        async (header) => {
+          const key = await this.keyring.verificationKey(header.kid);
+          if (!key) throw new Unauthorized('token is signed with an unknown key', 'invalid_token');
+          if (key.alg !== header.alg) throw new Unauthorized('token algorithm does not match its key', 'invalid_token');
+          return key.verifyKey;
+        },
+        {
+          algorithms: ALLOWED_ALGORITHMS,
+          typ: ACCESS_TOKEN_TYP,
+          issuer: this.config.issuer,
+          audience: this.config.audience,
+          clockTolerance: this.config.tokens.clockTolerance,
+          requiredClaims: ['exp', 'iat', 'jti', 'sub', 'client_id'],
+        },
+      ));
+    } catch (error) {
+      throw toUnauthorized(error);
+    }
+    const principal: Principal = {
+      subject: payload.sub,
+      clientId: payload.client_id,
+      tenantId: typeof payload.tenant_id === 'string' ? payload.tenant_id : null,
+      scopes: new Set(typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : []),
+      jti: payload.jti,
+      expiresAt: payload.exp,
+      notBefore: payload.nbf,
+    };
+    this.verified.set(token, principal);
+    return principal;
+  }
+}
+
+/** jose's errors become `invalid_token` at this boundary (DESIGN "Conventions" 3); messages name the cause. */
+function toUnauthorized(error: unknown): Unauthorized {
+  if (error instanceof Unauthorized) return error;
+  if (error instanceof joseErrors.JWTExpired) return new Unauthorized('token has expired', 'invalid_token');
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    return new Unauthorized(`token claim ${error.claim} is not valid (${error.reason})`, 'invalid_token');
+  }
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return new Unauthorized('token algorithm is not allowed', 'invalid_token');
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) {
+    return new Unauthorized('token signature does not verify', 'invalid_token');
+  }
+  return new Unauthorized('token is malformed', 'invalid_token');
+}

@@ -1,0 +1,148 @@
+// Request and response shapes of /v1/platform/* (field names exactly as the public contract spells them).
+import { Type, type Static } from '@sinclair/typebox';
+
+/** A plain JSON Schema `enum` (one clear error message), typed as the union of its values. */
+function stringEnum<T extends string>(values: readonly T[], options: { description?: string } = {}) {
+  return Type.Unsafe<T>({ type: 'string', enum: [...values], ...options });
+}
+
+const Timestamp = Type.String({ format: 'date-time', examples: ['2026-03-24T10:00:00Z'] });
+const ScopeName = Type.String({ minLength: 1, maxLength: 100, pattern: '^[a-z][a-z0-9_.-]*(:[a-z0-9_.-]+)*$' });
+
+export const ErrorBody = Type.Object(
+  { error: Type.String(), error_description: Type.String() },
+  { $id: 'Error', description: 'Every error: a stable code and a sentence naming what is wrong' },
+);
+
+export const Pagination = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+    cursor: Type.Optional(Type.String({ maxLength: 500 })),
+  },
+  { additionalProperties: false },
+);
+export type Pagination = Static<typeof Pagination>;
+
+export const ClientIdParams = Type.Object({ client_id: Type.String({ maxLength: 100 }) });
+export type ClientIdParams = Static<typeof ClientIdParams>;
+
+export const ScopeList = Type.Object({
+  scopes: Type.Array(Type.Object({ name: Type.String(), description: Type.String() })),
+});
+
+export const GrantTypeSchema = stringEnum(['authorization_code', 'client_credentials', 'refresh_token'] as const);
+
+export const NewAppBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' }),
+    grant_types: Type.Array(GrantTypeSchema, { minItems: 1, uniqueItems: true }),
+    redirect_uris: Type.Array(Type.String({ minLength: 1, maxLength: 2000 }), { maxItems: 20, uniqueItems: true, default: [] }),
+    requested_scopes: Type.Array(ScopeName, { minItems: 1, maxItems: 50, uniqueItems: true }),
+    token_endpoint_auth_method: Type.Optional(
+      stringEnum(['client_secret_basic', 'client_secret_post', 'none'] as const, {
+        description: 'RFC 7591: `none` registers a public client (no secret; PKCE required)',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type NewAppBody = Static<typeof NewAppBody>;
+
+export const Governance = Type.Object({
+  allow_service_tokens: Type.Boolean(),
+  enforce_pkce: Type.Boolean(),
+  access_token_ttl: Type.Integer({ description: 'Lifetime cap, in seconds, of access tokens issued to the app' }),
+  service_token_max_ttl: Type.Integer({ description: 'Longest lifetime, in seconds, of a service token minted for the app' }),
+});
+
+export const AppView = Type.Object({
+  client_id: Type.String(),
+  name: Type.String(),
+  tenant_id: Type.String(),
+  grant_types: Type.Array(Type.String()),
+  redirect_uris: Type.Array(Type.String()),
+  requested_scopes: Type.Array(Type.String()),
+  token_endpoint_auth_method: Type.String(),
+  governance: Governance,
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
+
+export const CreatedApp = Type.Composite([
+  AppView,
+  Type.Object({
+    client_secret: Type.Optional(Type.String({ description: 'Shown once; absent for public clients' })),
+  }),
+]);
+
+export const AppList = Type.Object({ apps: Type.Array(AppView), next_cursor: Type.Union([Type.String(), Type.Null()]) });
+
+export const GovernancePatch = Type.Object(
+  {
+    allow_service_tokens: Type.Optional(Type.Boolean()),
+    enforce_pkce: Type.Optional(Type.Boolean()),
+    access_token_ttl: Type.Optional(Type.Integer({ minimum: 60 })),
+    service_token_max_ttl: Type.Optional(Type.Integer({ minimum: 60 })),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type GovernancePatch = Static<typeof GovernancePatch>;
+
+export const GovernanceView = Type.Object({ client_id: Type.String(), governance: Governance });
+
+export const RotateSecretBody = Type.Union([
+  Type.Object(
+    {
+      grace_period_seconds: Type.Optional(
+        Type.Integer({ minimum: 0, description: 'How long the previous secret keeps working; 0 revokes it now. Default 86400.' }),
+      ),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Null(),
+]);
+export type RotateSecretBody = Static<typeof RotateSecretBody>;
+
+export const RotatedSecret = Type.Object({
+  client_id: Type.String(),
+  client_secret: Type.String({ description: 'Shown once' }),
+  previous_secret_expires_at: Type.Union([Timestamp, Type.Null()], {
+    description: 'Until when the previous secret keeps working; null when there was none',
+  }),
+});
+
+export const ServiceTokenBody = Type.Object(
+  {
+    scopes: Type.Array(ScopeName, { minItems: 1, maxItems: 50, uniqueItems: true }),
+    expires_in: Type.Optional(Type.Integer({ minimum: 60, description: 'Seconds; at most governance.service_token_max_ttl' })),
+  },
+  { additionalProperties: false },
+);
+export type ServiceTokenBody = Static<typeof ServiceTokenBody>;
+
+export const MintedServiceToken = Type.Object({
+  id: Type.String(),
+  token: Type.String(),
+  token_type: Type.Literal('Bearer'),
+  scopes: Type.Array(Type.String()),
+  expires_at: Timestamp,
+});
+
+export const ServiceTokenView = Type.Object({
+  id: Type.String(),
+  client_id: Type.String(),
+  scopes: Type.Array(Type.String()),
+  status: stringEnum(['active', 'revoked', 'expired'] as const),
+  created_by: Type.String(),
+  created_at: Timestamp,
+  expires_at: Timestamp,
+  revoked_at: Type.Union([Timestamp, Type.Null()]),
+});
+
+export const ServiceTokenList = Type.Object({
+  service_tokens: Type.Array(ServiceTokenView),
+  next_cursor: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const ServiceTokenParams = Type.Object({ client_id: Type.String({ maxLength: 100 }), token_id: Type.String({ maxLength: 100 }) });
+export type ServiceTokenParams = Static<typeof ServiceTokenParams>;
