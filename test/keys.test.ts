@@ -24,8 +24,8 @@ async function jwks(path = '/.well-known/jwks.json') {
 const kids = (body: { keys: JWK[] }) => body.keys.map((k) => k.kid);
 
 async function keyStates(): Promise<Record<string, string>> {
-  const rows = await h.runtime.orm.em.fork().getConnection().execute('select kid, state from signing_keys');
-  return Object.fromEntries(rows.map((r: { kid: string; state: string }) => [r.kid, r.state]));
+  const rows: Array<{ kid: string; state: string }> = await h.runtime.orm.em.fork().getConnection().execute('select kid, state from signing_keys');
+  return Object.fromEntries(rows.map((r) => [r.kid, r.state]));
 }
 
 describe('JWKS', () => {

@@ -157,6 +157,10 @@ export function registerPlatformRoutes(root: FastifyInstance, platform: Platform
     '/v1/platform/apps/:client_id/rotate-secret',
     {
       preHandler: admin,
+      // The body is optional (the contract's example sends none): no body means the defaults.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
       schema: {
         tags: ['Apps'],
         summary: 'Rotate an app secret',

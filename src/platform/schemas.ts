@@ -90,17 +90,15 @@ export type GovernancePatch = Static<typeof GovernancePatch>;
 
 export const GovernanceView = Type.Object({ client_id: Type.String(), governance: Governance });
 
-export const RotateSecretBody = Type.Union([
-  Type.Object(
-    {
-      grace_period_seconds: Type.Optional(
-        Type.Integer({ minimum: 0, description: 'How long the previous secret keeps working; 0 revokes it now. Default 86400.' }),
-      ),
-    },
-    { additionalProperties: false },
-  ),
-  Type.Null(),
-]);
+/** Optional: a POST without a body rotates with the default grace period. */
+export const RotateSecretBody = Type.Object(
+  {
+    grace_period_seconds: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'How long the previous secret keeps working; 0 revokes it now. Default 86400.' }),
+    ),
+  },
+  { additionalProperties: false },
+);
 export type RotateSecretBody = Static<typeof RotateSecretBody>;
 
 export const RotatedSecret = Type.Object({
