@@ -161,7 +161,8 @@ export async function startEmbeddedPostgres(options: Options): Promise<EmbeddedD
     password: credentials.password,
     authMethod: 'scram-sha-256',
     persistent: true,
-    createPostgresUser: true,
+    // PostgreSQL refuses to run as root; only then is a `postgres` system user needed (and created).
+    createPostgresUser: process.getuid?.() === 0,
     // Loopback TCP only: no Unix socket that could collide with a system PostgreSQL on the same port.
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
     onLog: (message: string) => options.log(message.trim()),

@@ -1,0 +1,517 @@
+// `npm run bench`: start Tessera on a fresh embedded PostgreSQL, load it with autocannon, compare it with a
+// bare Fastify + jose baseline, and time start-to-ready on first run and on existing data.
+//
+// Adding a scenario: append an entry to `scenarios` below. `request(ctx)` is called once the server is
+// ready and the bench tenant exists, so it can use `ctx.tesseraUrl`, `ctx.baselineUrl` and
+// `ctx.adminToken` (a `platform:admin` token for tenant `bench`); it returns the base URL, the path, and
+// optionally method, headers and body (a string; set `content-type` in headers). `request()` may be async:
+// a scenario that needs data (an app and its secret for the token endpoint, webhook subscriptions, an
+// operation bundle) creates it there through the public API or the CLI, never by writing to the database.
+// Each scenario is then run by `runScenario(name, options)`, which returns { name, rps, p50, p99, errors };
+// call it directly for a one-off variant (other connections or duration) of a request.
+//
+// Environment: BENCH_DURATION (seconds per scenario, default 10), BENCH_CONNECTIONS (default 50),
+// BENCH_WARMUP (seconds of unmeasured load before each scenario, default 1; 0 turns it off).
+// Only 127.0.0.1 is ever contacted.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from 'jose';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const HOST = '127.0.0.1';
+
+const DURATION = positiveNumber('BENCH_DURATION', 10);
+const CONNECTIONS = positiveNumber('BENCH_CONNECTIONS', 50);
+const WARMUP = nonNegativeNumber('BENCH_WARMUP', 1);
+const PIPELINING = 1;
+
+const TARGETS = {
+  firstRunReadyMs: 15_000,
+  existingDataReadyMs: 5_000,
+  bearerVsBaseline: 0.8,
+};
+const READY_TIMEOUT_MS = 120_000;
+const STOP_TIMEOUT_MS = 30_000;
+
+// ---------------------------------------------------------------------------------------------------------
+// Scenarios
+
+interface BenchContext {
+  tesseraUrl: string;
+  baselineUrl: string;
+  adminToken: string;
+}
+
+interface ScenarioRequest {
+  /** Base URL, e.g. ctx.tesseraUrl. */
+  url: string;
+  path: string;
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+interface Scenario {
+  name: string;
+  description: string;
+  request(ctx: BenchContext): ScenarioRequest | Promise<ScenarioRequest>;
+}
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+const scenarios: Scenario[] = [
+  {
+    name: 'jwks',
+    description: 'GET /.well-known/jwks.json (public, no auth)',
+    request: (ctx) => ({ url: ctx.tesseraUrl, path: '/.well-known/jwks.json' }),
+  },
+  {
+    name: 'scopes_bearer',
+    description: 'GET /v1/platform/scopes with the admin bearer token',
+    request: (ctx) => ({ url: ctx.tesseraUrl, path: '/v1/platform/scopes', headers: bearer(ctx.adminToken) }),
+  },
+  {
+    name: 'baseline_bare_jwt',
+    description: 'bare Fastify + jose jwtVerify of the same token on every request, static body',
+    request: (ctx) => ({ url: ctx.baselineUrl, path: '/v1/platform/scopes', headers: bearer(ctx.adminToken) }),
+  },
+];
+
+// ---------------------------------------------------------------------------------------------------------
+// Load
+
+interface ScenarioOptions extends ScenarioRequest {
+  duration?: number;
+  connections?: number;
+  warmup?: number;
+}
+
+interface ScenarioResult {
+  name: string;
+  /** Average requests per second (2xx or not). */
+  rps: number;
+  p50: number;
+  p99: number;
+  /** Non-2xx responses + socket errors + timeouts. */
+  errors: number;
+  detail: string;
+}
+
+async function runScenario(name: string, options: ScenarioOptions): Promise<ScenarioResult> {
+  const method = options.method ?? 'GET';
+  await probe(name, options);
+  const warmup = options.warmup ?? WARMUP;
+  const result = await autocannon({
+    title: name,
+    url: new URL(options.path, options.url).href,
+    method,
+    headers: options.headers,
+    body: options.body,
+    connections: options.connections ?? CONNECTIONS,
+    pipelining: PIPELINING,
+    duration: options.duration ?? DURATION,
+    // The load generator runs in its own thread, so it never competes for the event loop with the
+    // in-process baseline server (and every scenario is measured the same way).
+    workers: 1,
+    ...(warmup > 0 ? { warmup: { connections: options.connections ?? CONNECTIONS, duration: warmup } } : {}),
+  } as Parameters<typeof autocannon>[0]);
+  const errors = result.non2xx + result.errors + result.timeouts;
+  const statuses = Object.entries(result.statusCodeStats)
+    .map(([code, { count }]) => `${code}:${count}`)
+    .join(' ');
+  const detail = errors
+    ? `non-2xx ${result.non2xx}, socket errors ${result.errors}, timeouts ${result.timeouts}; statuses ${statuses}`
+    : `statuses ${statuses}`;
+  const outcome: ScenarioResult = {
+    name,
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors,
+    detail,
+  };
+  const flag = errors ? `  ERRORS: ${detail}` : '';
+  console.log(
+    `  ${name}: ${fmt(outcome.rps, 0)} req/s, p50 ${fmt(outcome.p50, 1)} ms, p99 ${fmt(outcome.p99, 1)} ms, ` +
+      `${result.requests.total} requests, ${errors} errors${flag}`,
+  );
+  return outcome;
+}
+
+/** One request before the load, so a scenario that answers errors says why (status and body). */
+async function probe(name: string, options: ScenarioOptions): Promise<void> {
+  const response = await fetch(new URL(options.path, options.url), {
+    method: options.method ?? 'GET',
+    headers: options.headers,
+    body: options.body,
+  });
+  const body = await response.text();
+  if (!response.ok) {
+    console.log(`  ${name}: WARNING probe answered ${response.status}: ${body.slice(0, 300)}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The Tessera server as a child process
+
+interface ServerProcess {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  readyMs: number;
+  logTail(): string;
+}
+
+const children = new Set<ChildProcess>();
+
+function tailBuffer(limit = 8_000) {
+  let text = '';
+  return {
+    push(chunk: Buffer) {
+      text = (text + chunk.toString('utf8')).slice(-limit);
+    },
+    read: () => text,
+  };
+}
+
+function track(child: ChildProcess): Promise<number | null> {
+  children.add(child);
+  return new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      children.delete(child);
+      resolve(code ?? (signal ? -1 : null));
+    });
+  });
+}
+
+async function startServer(env: NodeJS.ProcessEnv, port: number): Promise<ServerProcess> {
+  const started = performance.now();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = tailBuffer();
+  child.stdout!.on('data', log.push);
+  child.stderr!.on('data', log.push);
+  const exited = track(child);
+  let exitCode: number | null | undefined;
+  void exited.then((code) => (exitCode = code));
+
+  const readyUrl = `http://${HOST}:${port}/readyz`;
+  while (performance.now() - started < READY_TIMEOUT_MS) {
+    if (exitCode !== undefined) {
+      throw new Error(`the server exited (code ${exitCode}) before it was ready:\n${log.read()}`);
+    }
+    try {
+      const response = await fetch(readyUrl, { signal: AbortSignal.timeout(1_000) });
+      await response.arrayBuffer();
+      if (response.status === 200) {
+        return { child, exited, readyMs: performance.now() - started, logTail: log.read };
+      }
+    } catch {
+      // Not listening yet.
+    }
+    await sleep(50);
+  }
+  throw new Error(`the server was not ready within ${READY_TIMEOUT_MS} ms:\n${log.read()}`);
+}
+
+/** SIGTERM, then wait: the server drains HTTP and stops its embedded PostgreSQL before it exits. */
+async function stopServer(server: ServerProcess): Promise<{ ms: number; code: number | null }> {
+  const started = performance.now();
+  server.child.kill('SIGTERM');
+  const code = await withTimeout(server.exited, STOP_TIMEOUT_MS);
+  if (code === 'timeout') {
+    server.child.kill('SIGKILL');
+    await server.exited;
+    throw new Error(`the server did not stop within ${STOP_TIMEOUT_MS} ms of SIGTERM:\n${server.logTail()}`);
+  }
+  if (code !== 0) console.log(`  WARNING: the server exited with code ${code} after SIGTERM:\n${server.logTail()}`);
+  return { ms: performance.now() - started, code };
+}
+
+/** `npm run cli -- bootstrap ...` against the running server's embedded database. */
+async function bootstrapTenant(env: NodeJS.ProcessEnv): Promise<string> {
+  const args = ['--import', 'tsx', 'src/cli/index.ts', 'bootstrap', '--tenant', 'bench', '--name', 'Bench', '--admin-email', 'admin@bench.test', '--json'];
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const code = await track(child);
+  if (code !== 0) throw new Error(`cli bootstrap exited with code ${code}:\n${stderr}${stdout}`);
+  let parsed: { admin_access_token?: unknown };
+  try {
+    parsed = JSON.parse(stdout) as typeof parsed;
+  } catch {
+    throw new Error(`cli bootstrap printed no JSON:\n${stdout}\n${stderr}`);
+  }
+  if (typeof parsed.admin_access_token !== 'string') throw new Error(`cli bootstrap printed no admin_access_token:\n${stdout}`);
+  return parsed.admin_access_token;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The baseline: what a bare Fastify + jose service does for the same request
+
+// The four published scopes of the seed migration, so both bodies are the same size.
+const BASELINE_SCOPES = [
+  { name: 'incidents:read', description: 'Read incidents and their notes' },
+  { name: 'incidents:write', description: 'Create, update and close incidents and add notes' },
+  { name: 'webhooks:read', description: 'List webhook subscriptions and their delivery history' },
+  { name: 'webhooks:write', description: 'Create and update outbound webhook subscriptions' },
+];
+
+async function startBaseline(tesseraUrl: string, token: string, port: number): Promise<FastifyInstance> {
+  const jwksResponse = await fetch(new URL('/.well-known/jwks.json', tesseraUrl));
+  if (!jwksResponse.ok) throw new Error(`JWKS answered ${jwksResponse.status}`);
+  const keys = createLocalJWKSet((await jwksResponse.json()) as JSONWebKeySet);
+  const claims = decodeJwt(token);
+  if (typeof claims.iss !== 'string' || claims.aud === undefined) throw new Error('the admin token has no iss or aud');
+  const verifyOptions = { issuer: claims.iss, audience: claims.aud, typ: 'at+jwt', algorithms: ['RS256'] };
+
+  const app = Fastify({ logger: false });
+  app.get(
+    '/v1/platform/scopes',
+    {
+      // Serialised by a response schema, as Tessera's route is.
+      schema: {
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              scopes: {
+                type: 'array',
+                items: { type: 'object', properties: { name: { type: 'string' }, description: { type: 'string' } } },
+              },
+            },
+          },
+          401: { type: 'object', properties: { error: { type: 'string' }, error_description: { type: 'string' } } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const match = /^Bearer +(\S+)$/i.exec(request.headers.authorization ?? '');
+      if (!match) return reply.code(401).send({ error: 'unauthorized', error_description: 'bearer token required' });
+      try {
+        await jwtVerify(match[1]!, keys, verifyOptions);
+      } catch {
+        return reply.code(401).send({ error: 'invalid_token', error_description: 'token does not verify' });
+      }
+      return { scopes: BASELINE_SCOPES };
+    },
+  );
+  await app.listen({ port, host: HOST });
+  return app;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Helpers
+
+function positiveNumber(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got ${raw}`);
+  return value;
+}
+
+function nonNegativeNumber(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be 0 or more, got ${raw}`);
+  return value;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, HOST, () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The promise's value, or 'timeout' after `ms`; the timer is cleared so it never holds the process open. */
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  const abort = new AbortController();
+  const timer = sleep(ms, 'timeout' as const, { signal: abort.signal }).catch(() => 'timeout' as const);
+  try {
+    return await Promise.race([promise, timer]);
+  } finally {
+    abort.abort();
+  }
+}
+
+function fmt(value: number, digits: number): string {
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** If a server had to be killed, its embedded PostgreSQL is left running on the temp dir: stop it too. */
+async function stopOrphanedPostgres(dataDir: string): Promise<void> {
+  const pidFile = join(dataDir, 'pg', 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number.parseInt(readFileSync(pidFile, 'utf8').split('\n')[0] ?? '', 10);
+  if (!Number.isFinite(pid) || !isAlive(pid)) return;
+  console.log(`  stopping the embedded PostgreSQL left behind (PID ${pid})`);
+  process.kill(pid, 'SIGINT'); // PostgreSQL's "fast" shutdown
+  for (let waited = 0; waited < 15_000 && isAlive(pid); waited += 100) await sleep(100);
+  if (isAlive(pid)) process.kill(pid, 'SIGQUIT');
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Main
+
+function printSummary(results: ScenarioResult[], ready: { firstRun?: number; existingData?: number }, ratio?: number): void {
+  const rows = [
+    ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors'],
+    ...results.map((r) => [r.name, fmt(r.rps, 0), fmt(r.p50, 1), fmt(r.p99, 1), r.errors ? `${r.errors} (!)` : '0']),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  const line = (row: string[]) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+  console.log('\n== Summary ==');
+  console.log(`duration ${DURATION} s per scenario, ${CONNECTIONS} connections, pipelining ${PIPELINING}, warmup ${WARMUP} s`);
+  console.log(line(rows[0]!));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const row of rows.slice(1)) console.log(line(row));
+  const withErrors = results.filter((r) => r.errors);
+  for (const r of withErrors) console.log(`ERRORS in ${r.name}: ${r.detail}`);
+
+  console.log('');
+  if (ratio !== undefined) {
+    const verdict = ratio >= TARGETS.bearerVsBaseline ? 'met' : 'MISSED';
+    const suspect = results.some((r) => (r.name === 'scopes_bearer' || r.name === 'baseline_bare_jwt') && r.errors);
+    console.log(
+      `scopes_bearer / baseline_bare_jwt: ${ratio.toFixed(2)}x (target >= ${TARGETS.bearerVsBaseline}x) ${verdict}` +
+        (suspect ? ' (NOT MEANINGFUL: a side answered errors)' : ''),
+    );
+  }
+  const readyLine = (label: string, ms: number | undefined, target: number) =>
+    console.log(
+      ms === undefined
+        ? `${label}: not measured`
+        : `${label}: ${Math.round(ms)} ms (target <= ${target} ms) ${ms <= target ? 'met' : 'MISSED'}`,
+    );
+  readyLine('start to ready, first run    ', ready.firstRun, TARGETS.firstRunReadyMs);
+  readyLine('start to ready, existing data', ready.existingData, TARGETS.existingDataReadyMs);
+}
+
+async function main(): Promise<number> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'tessera-bench-'));
+  // The embedded PostgreSQL runs as the `postgres` user when we are root; it must traverse this folder.
+  await chmod(dataDir, 0o755);
+  const port = await freePort();
+  const { DATABASE_URL: _external, ...inherited } = process.env;
+  const env: NodeJS.ProcessEnv = {
+    ...inherited,
+    PORT: String(port),
+    HOST,
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'development',
+  };
+  const tesseraUrl = `http://${HOST}:${port}`;
+
+  let server: ServerProcess | undefined;
+  let baseline: FastifyInstance | undefined;
+  let cleaned = false;
+  const cleanup = async () => {
+    if (cleaned) return;
+    cleaned = true;
+    await baseline?.close().catch(() => undefined);
+    for (const child of children) {
+      child.kill('SIGTERM');
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      if ((await withTimeout(exited, STOP_TIMEOUT_MS)) === 'timeout') {
+        child.kill('SIGKILL');
+        await withTimeout(exited, 5_000);
+      }
+    }
+    await stopOrphanedPostgres(dataDir).catch(() => undefined);
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  // `on`, not `once`: Ctrl-C reaches this process twice (from the terminal and relayed by tsx's wrapper),
+  // and a second signal without a handler would kill it before the temp dir and children are cleaned up.
+  let interruptedOnce = false;
+  const interrupted = () => {
+    if (interruptedOnce) return;
+    interruptedOnce = true;
+    console.log('\ninterrupted; cleaning up');
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', interrupted);
+  process.on('SIGTERM', interrupted);
+
+  const ready: { firstRun?: number; existingData?: number } = {};
+  const results: ScenarioResult[] = [];
+  let ratio: number | undefined;
+  try {
+    const load = loadavg().map((l) => l.toFixed(2)).join(' ');
+    console.log(`Tessera bench: DATA_DIR ${dataDir}, server ${tesseraUrl}`);
+    // Client, server and baseline share this machine: figures are only comparable on the same machine and load.
+    console.log(`machine: ${availableParallelism()} CPUs, load average ${load}, Node ${process.version}`);
+    console.log('starting the server (first run: initdb, migrations, first signing key)...');
+    server = await startServer(env, port);
+    ready.firstRun = server.readyMs;
+    console.log(`  ready in ${Math.round(server.readyMs)} ms`);
+
+    const adminToken = await bootstrapTenant(env);
+    console.log('  tenant "bench" bootstrapped');
+
+    const baselinePort = await freePort();
+    baseline = await startBaseline(tesseraUrl, adminToken, baselinePort);
+    const ctx: BenchContext = { tesseraUrl, baselineUrl: `http://${HOST}:${baselinePort}`, adminToken };
+
+    console.log(`\nrunning ${scenarios.length} scenarios, ${DURATION} s each`);
+    for (const scenario of scenarios) {
+      console.log(`- ${scenario.name}: ${scenario.description}`);
+      results.push(await runScenario(scenario.name, await scenario.request(ctx)));
+    }
+    await baseline.close();
+    baseline = undefined;
+
+    const bearerRun = results.find((r) => r.name === 'scopes_bearer');
+    const baselineRun = results.find((r) => r.name === 'baseline_bare_jwt');
+    if (bearerRun && baselineRun && baselineRun.rps > 0) ratio = bearerRun.rps / baselineRun.rps;
+
+    console.log('\nstopping the server (SIGTERM)...');
+    const firstStop = await stopServer(server);
+    console.log(`  stopped in ${Math.round(firstStop.ms)} ms`);
+
+    console.log('starting the server again on the same DATA_DIR...');
+    server = await startServer(env, port);
+    ready.existingData = server.readyMs;
+    console.log(`  ready in ${Math.round(server.readyMs)} ms`);
+    const secondStop = await stopServer(server);
+    console.log(`  stopped in ${Math.round(secondStop.ms)} ms`);
+    server = undefined;
+
+    printSummary(results, ready, ratio);
+    return 0;
+  } catch (error) {
+    console.error(`\nbench failed: ${error instanceof Error ? error.message : String(error)}`);
+    if (results.length || ready.firstRun !== undefined) printSummary(results, ready, ratio);
+    return 1;
+  } finally {
+    await cleanup();
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
+  }
+}
+
+process.exitCode = await main();
