@@ -7,10 +7,13 @@ import type { Config } from './config.js';
 import { registerErrorHandler } from './errors.js';
 import { registerRequestContext } from './http/auth.js';
 import { registerJwksRoutes } from './keys/routes.js';
+import { registerOAuthRoutes } from './oauth/routes.js';
 import { registerPlatformRoutes } from './platform/routes.js';
+import { registerRateLimits } from './http/rate-limit.js';
+import { registerUserRoutes } from './tenancy/routes.js';
 import type { Runtime } from './runtime.js';
 
-export type AppDeps = Pick<Runtime, 'orm' | 'keyring' | 'tokens' | 'platform'>;
+export type AppDeps = Pick<Runtime, 'orm' | 'keyring' | 'tokens' | 'platform' | 'oauth'>;
 
 export function loggerOptions(config: Config): FastifyServerOptions['logger'] {
   return {
@@ -62,9 +65,12 @@ export async function buildApp(config: Config, deps: AppDeps, options: { logger?
     }
   });
 
+  await registerRateLimits(app, config);
   registerJwksRoutes(app, deps.keyring, config.keys.jwksMaxAge);
+  await registerOAuthRoutes(app, deps.oauth, deps.platform, config);
   registerPlatformRoutes(app, deps.platform, deps.tokens);
   registerAuditRoutes(app, deps.tokens);
+  registerUserRoutes(app, deps.tokens);
 
   // The OpenAPI document of the public routes only (routes marked `hide` stay out).
   app.get('/api/docs', { schema: { hide: true } }, async () => app.swagger());

@@ -38,6 +38,13 @@ const schema = z
     KEY_ALGORITHM: z.enum(['RS256', 'ES256']).default('RS256'),
     JWKS_MAX_AGE: z.coerce.number().int().min(0).default(300),
     CLOCK_TOLERANCE: z.coerce.number().int().min(0).max(300).default(5),
+    REFRESH_TOKEN_TTL: seconds(30 * DAY),
+    LOGIN_SESSION_TTL: seconds(8 * 3600),
+    LOGIN_MAX_FAILURES: seconds(5),
+    LOGIN_LOCKOUT: seconds(900),
+    RATE_LIMIT_TOKEN_PER_CLIENT: seconds(600),
+    RATE_LIMIT_TOKEN_PER_IP: seconds(1200),
+    RATE_LIMIT_LOGIN_PER_IP: seconds(30),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && !env.SECRETS_KEY) {
@@ -74,6 +81,14 @@ export interface Config {
     clockTolerance: number;
   };
   secretRotationGrace: number;
+  oauth: {
+    refreshTtl: number;
+    sessionTtl: number;
+    loginMaxFailures: number;
+    loginLockout: number;
+  };
+  /** Requests per minute. */
+  rateLimits: { tokenPerClient: number; tokenPerIp: number; loginPerIp: number };
   keys: { rotationInterval: number; algorithm: 'RS256' | 'ES256'; jwksMaxAge: number };
 }
 
@@ -120,6 +135,17 @@ export function parseConfig(source: Record<string, string | undefined> = process
       clockTolerance: env.CLOCK_TOLERANCE,
     },
     secretRotationGrace: env.SECRET_ROTATION_GRACE,
+    oauth: {
+      refreshTtl: env.REFRESH_TOKEN_TTL,
+      sessionTtl: env.LOGIN_SESSION_TTL,
+      loginMaxFailures: env.LOGIN_MAX_FAILURES,
+      loginLockout: env.LOGIN_LOCKOUT,
+    },
+    rateLimits: {
+      tokenPerClient: env.RATE_LIMIT_TOKEN_PER_CLIENT,
+      tokenPerIp: env.RATE_LIMIT_TOKEN_PER_IP,
+      loginPerIp: env.RATE_LIMIT_LOGIN_PER_IP,
+    },
     keys: { rotationInterval: env.KEY_ROTATION_INTERVAL, algorithm: env.KEY_ALGORITHM, jwksMaxAge: env.JWKS_MAX_AGE },
   };
 }

@@ -48,6 +48,43 @@ export class Forbidden extends TesseraError {
   }
 }
 
+// OAuth 2 error codes (RFC 6749 section 5.2 and 4.1.2.1), same body shape as every other error.
+
+/** Client authentication failed: 401 with a Basic challenge (section 5.2), whichever method was tried. */
+export class InvalidClient extends TesseraError {
+  readonly code = 'invalid_client';
+  readonly status = 401;
+  constructor(description: string) {
+    super(description);
+    this.headers['www-authenticate'] = 'Basic realm="tessera", charset="UTF-8"';
+  }
+}
+
+export class InvalidGrant extends TesseraError {
+  readonly code = 'invalid_grant';
+  readonly status = 400;
+}
+
+export class UnauthorizedClient extends TesseraError {
+  readonly code = 'unauthorized_client';
+  readonly status = 400;
+}
+
+export class UnsupportedGrantType extends TesseraError {
+  readonly code = 'unsupported_grant_type';
+  readonly status = 400;
+}
+
+export class UnsupportedResponseType extends TesseraError {
+  readonly code = 'unsupported_response_type';
+  readonly status = 400;
+}
+
+export class AccessDenied extends TesseraError {
+  readonly code = 'access_denied';
+  readonly status = 403;
+}
+
 export class NotFound extends TesseraError {
   readonly code = 'not_found';
   readonly status = 404;

@@ -1,7 +1,7 @@
 // Identifiers look like the contract's examples: a type prefix and a random, URL-safe part.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
-export type IdPrefix = 'app' | 'ten' | 'usr' | 'sec' | 'stk' | 'aud' | 'wh' | 'dlv' | 'evt' | 'inc' | 'at';
+export type IdPrefix = 'app' | 'ten' | 'usr' | 'sec' | 'stk' | 'aud' | 'wh' | 'dlv' | 'evt' | 'inc' | 'grt' | 'ar' | 'cns';
 
 /** 15 random bytes = 120 bits, 20 base64url characters: unguessable and free of '=' padding. */
 export function newId(prefix: IdPrefix): string {
@@ -11,4 +11,9 @@ export function newId(prefix: IdPrefix): string {
 /** Opaque credential material (client secrets, generated passwords): 32 random bytes. */
 export function newSecret(prefix: string): string {
   return `${prefix}${randomBytes(32).toString('base64url')}`;
+}
+
+/** SHA-256, hex: how codes, refresh tokens, session ids and client secrets are stored. */
+export function sha256(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
 }

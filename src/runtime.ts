@@ -13,6 +13,7 @@ import { migrate, openOrm } from './db/orm.js';
 import { Keyring } from './keys/keyring.js';
 import { RevocationList } from './keys/revocations.js';
 import { TokenService } from './keys/tokens.js';
+import { OAuthService } from './oauth/service.js';
 import { PlatformService } from './platform/service.js';
 import { SecretBox } from './secret-box.js';
 
@@ -24,6 +25,7 @@ export interface Runtime {
   revocations: RevocationList;
   tokens: TokenService;
   platform: PlatformService;
+  oauth: OAuthService;
   close(): Promise<void>;
 }
 
@@ -77,7 +79,9 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
 
     const tokens = new TokenService(keyring, revocations, config);
     const platform = new PlatformService(orm, tokens, revocations, config);
-    return { config, databaseUrl: database.url, orm, keyring, revocations, tokens, platform, close };
+    platform.start(notifications);
+    const oauth = new OAuthService(orm, platform, tokens, revocations, config);
+    return { config, databaseUrl: database.url, orm, keyring, revocations, tokens, platform, oauth, close };
   } catch (error) {
     await close().catch(() => undefined);
     throw error;

@@ -8,11 +8,23 @@ import { RevokedToken, SigningKey } from '../keys/entities.js';
 import { App, ClientSecret, Scope, ServiceToken } from '../platform/entities.js';
 import { Tenant, User } from '../tenancy/entities.js';
 import { Migration20261126000000_platform_core } from './migrations/Migration20261126000000_platform_core.js';
+import { Migration20261126010000_oauth } from './migrations/Migration20261126010000_oauth.js';
+import {
+  AuthorizationCode,
+  AuthorizationRequest,
+  Consent,
+  Grant,
+  GrantAccessToken,
+  LoginSession,
+  LoginThrottle,
+  RefreshToken,
+} from '../oauth/entities.js';
 
-export const entities = [Tenant, User, SigningKey, RevokedToken, Scope, App, ClientSecret, ServiceToken, AuditEvent];
+const oauthEntities = [AuthorizationRequest, LoginSession, Consent, Grant, AuthorizationCode, RefreshToken, GrantAccessToken, LoginThrottle];
+export const entities = [Tenant, User, SigningKey, RevokedToken, Scope, App, ClientSecret, ServiceToken, AuditEvent, ...oauthEntities];
 
 /** Entities that belong to one tenant. Queries on them see only the request's tenant (DESIGN "Conventions" 8). */
-const tenantOwned = ['User', 'App', 'ClientSecret', 'ServiceToken', 'AuditEvent'];
+const tenantOwned = ['User', 'App', 'ClientSecret', 'ServiceToken', 'AuditEvent', ...oauthEntities.map((e) => e.meta.className)];
 
 export const TENANT_FILTER = 'tenant';
 
@@ -34,7 +46,10 @@ export function ormOptions(url: string, poolMax = 10): Options {
       },
     },
     migrations: {
-      migrationsList: [{ name: 'Migration20261126000000_platform_core', class: Migration20261126000000_platform_core }],
+      migrationsList: [
+        { name: 'Migration20261126000000_platform_core', class: Migration20261126000000_platform_core },
+        { name: 'Migration20261126010000_oauth', class: Migration20261126010000_oauth },
+      ],
       transactional: true,
       allOrNothing: true,
       disableForeignKeys: false,

@@ -48,6 +48,7 @@ export interface Principal {
   scopes: ReadonlySet<string>;
   jti: string;
   expiresAt: number; // epoch seconds
+  issuedAt: number; // epoch seconds
   notBefore?: number;
 }
 
@@ -124,6 +125,7 @@ export class TokenService {
       scopes: new Set(typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : []),
       jti: payload.jti,
       expiresAt: payload.exp,
+      issuedAt: payload.iat,
       notBefore: payload.nbf,
     };
     this.verified.set(token, principal);

@@ -1,11 +1,13 @@
 // Apps, their governance, client secrets and service tokens: the platform's own policy lives here.
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { Notifications } from '../db/notifications.js';
 import { recordAudit } from '../audit/service.js';
 import type { Config } from '../config.js';
 import { Forbidden, InvalidRequest, InvalidScope, NotFound } from '../errors.js';
 import { afterCursor, decodeCursor, toPage, type Page } from '../http/pagination.js';
-import { newId, newSecret } from '../ids.js';
+import { newId, newSecret, sha256 } from '../ids.js';
 import type { RevocationList } from '../keys/revocations.js';
 import type { TokenService } from '../keys/tokens.js';
 import { App, ClientSecret, Scope, ServiceToken, type GrantType, type TokenEndpointAuthMethod } from './entities.js';
@@ -34,9 +36,7 @@ export interface Actor {
   tenantId: string;
 }
 
-export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
-}
+export const hashSecret = sha256;
 
 /** RFC 8252 section 7.3 and 8.3: plain http is only for loopback redirect URIs. */
 function isLoopback(hostname: string): boolean {
@@ -60,8 +60,21 @@ function checkRedirectUri(raw: string, index: number): void {
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new InvalidRequest(`${field} must use https`);
 }
 
+/** What the token endpoint needs to authenticate a client, kept in memory (see `clients`). */
+export interface ClientRecord {
+  app: App;
+  secrets: Array<{ digest: Buffer; expiresAt: number | null }>;
+}
+
+export const APPS_CHANNEL = 'tessera_apps';
+
 export class PlatformService {
   private scopeCache?: { at: number; scopes: Scope[] };
+  /**
+   * Apps and secret digests by client_id, so authenticating a client costs no query. Every change to an
+   * app or its secrets NOTIFYs all processes, which drop the entry; the TTL is only a safety net.
+   */
+  private readonly clients = new LRUCache<string, ClientRecord>({ max: 10_000, ttl: 30_000 });
 
   constructor(
     private readonly orm: MikroORM,
@@ -69,6 +82,17 @@ export class PlatformService {
     private readonly revocations: RevocationList,
     private readonly config: Config,
   ) {}
+
+  start(notifications?: Notifications): void {
+    notifications?.on(APPS_CHANNEL, (clientId) => this.clients.delete(clientId));
+    notifications?.onReconnect(() => this.clients.clear());
+  }
+
+  /** Inside the transaction that changes an app: the NOTIFY is delivered at commit. */
+  private async announceChange(em: EntityManager, clientId: string): Promise<void> {
+    this.clients.delete(clientId);
+    await em.execute(`select pg_notify('${APPS_CHANNEL}', ?)`, [clientId]);
+  }
 
   /** Published scopes; the catalog changes only by migration, so a short in-process cache is safe. */
   async publishedScopes(): Promise<Scope[]> {
@@ -167,6 +191,7 @@ export class PlatformService {
       if (patch.enforce_pkce !== undefined) app.enforcePkce = patch.enforce_pkce;
       if (patch.access_token_ttl !== undefined) app.accessTokenTtl = patch.access_token_ttl;
       if (patch.service_token_max_ttl !== undefined) app.serviceTokenMaxTtl = patch.service_token_max_ttl;
+      await this.announceChange(tx, app.id);
       recordAudit(tx, {
         tenantId: actor.tenantId,
         actor: actor.id,
@@ -194,6 +219,7 @@ export class PlatformService {
       const live = await tx.find(ClientSecret, { appId: app.id, $or: [{ expiresAt: null }, { expiresAt: { $gt: now } }] });
       for (const old of live) old.expiresAt = old.expiresAt && old.expiresAt < until ? old.expiresAt : until;
       const secret = this.addSecret(tx, app);
+      await this.announceChange(tx, app.id);
       recordAudit(tx, {
         tenantId: actor.tenantId,
         actor: actor.id,
@@ -206,17 +232,34 @@ export class PlatformService {
     });
   }
 
-  /** Constant-time check of a presented secret against every unexpired secret of the app. */
-  async verifyClientSecret(clientId: string, presented: string): Promise<App | null> {
-    const em = this.orm.em.fork({ disableContextResolution: true });
+  /** The app behind a client_id (any tenant), from the cache when possible. */
+  async findClient(clientId: string): Promise<ClientRecord | null> {
+    const cached = this.clients.get(clientId);
+    if (cached) return cached;
+    const em = this.orm.em.fork();
     const app = await em.findOne(App, { id: clientId }, { filters: false });
     if (!app) return null;
-    const now = new Date();
-    const secrets = await em.find(ClientSecret, { appId: app.id, $or: [{ expiresAt: null }, { expiresAt: { $gt: now } }] }, { filters: false });
+    const rows = await em.find(ClientSecret, { appId: app.id }, { filters: false });
+    const record: ClientRecord = {
+      app,
+      secrets: rows.map((r) => ({ digest: Buffer.from(r.secretHash, 'hex'), expiresAt: r.expiresAt?.getTime() ?? null })),
+    };
+    this.clients.set(clientId, record);
+    return record;
+  }
+
+  /** Constant-time check of a presented secret against every unexpired secret of the app. */
+  async verifyClientSecret(clientId: string, presented: string): Promise<App | null> {
+    const record = await this.findClient(clientId);
+    if (!record) return null;
     const digest = Buffer.from(hashSecret(presented), 'hex');
+    const now = Date.now();
     let match = false;
-    for (const s of secrets) match = timingSafeEqual(digest, Buffer.from(s.secretHash, 'hex')) || match;
-    return match ? app : null;
+    for (const secret of record.secrets) {
+      const live = secret.expiresAt === null || secret.expiresAt > now;
+      match = (timingSafeEqual(digest, secret.digest) && live) || match;
+    }
+    return match ? record.app : null;
   }
 
   async mintServiceToken(em: EntityManager, actor: Actor, clientId: string, scopes: string[], expiresIn?: number) {

@@ -66,3 +66,24 @@ export async function findTenantUser(em: EntityManager, slug: string, email: str
 export async function checkPassword(user: User, password: string): Promise<boolean> {
   return verify(user.passwordHash, password);
 }
+
+export type Role = 'admin' | 'member';
+
+/** A tenant admin adds a user who can then sign in on the hosted login page. */
+export async function createUser(
+  em: EntityManager,
+  tenantId: string,
+  actor: string,
+  input: { email: string; password: string; roles: Role[] },
+): Promise<User> {
+  if (!EMAIL.test(input.email)) throw new InvalidRequest('body.email must be an email address');
+  if (input.password.length < MIN_PASSWORD_LENGTH) throw new InvalidRequest(`body.password must be at least ${MIN_PASSWORD_LENGTH} characters`);
+  const email = input.email.trim().toLowerCase();
+  const passwordHash = await hash(input.password);
+  return em.transactional(async (tx) => {
+    if (await tx.findOne(User, { tenantId, email })) throw new Conflict(`a user with email ${email} already exists in this tenant`);
+    const user = tx.create(User, { id: newId('usr'), tenantId, email, passwordHash, roles: input.roles });
+    recordAudit(tx, { tenantId, actor, action: 'user.created', targetType: 'user', targetId: user.id, details: { email, roles: input.roles } });
+    return user;
+  });
+}
