@@ -293,9 +293,17 @@ describe('GET /api/docs', () => {
         '/v1/platform/apps/{client_id}/service-token',
         '/.well-known/jwks.json',
         '/v1/auth/jwks.json',
+        '/v1/oauth/authorize',
+        '/v1/oauth/token',
+        '/v1/oauth/revoke',
+        '/v1/oauth/introspect',
+        '/.well-known/oauth-authorization-server',
       ]),
     );
-    for (const hidden of ['/healthz', '/readyz', '/api/docs']) expect(doc.paths).not.toHaveProperty(hidden);
+    // Internal pages and admin-only plumbing stay out of the public document.
+    for (const hidden of ['/healthz', '/readyz', '/api/docs', '/v1/oauth/login', '/v1/oauth/consent', '/v1/platform/users']) {
+      expect(doc.paths).not.toHaveProperty(hidden);
+    }
     expect(doc.paths['/v1/platform/apps'].post.requestBody.content['application/json'].schema.required).toEqual(
       expect.arrayContaining(['name', 'grant_types', 'requested_scopes']),
     );

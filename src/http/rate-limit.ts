@@ -14,7 +14,8 @@ export async function registerRateLimits(app: FastifyInstance, config: Config): 
   const redis = config.redisUrl ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: true }) : undefined;
   if (redis) app.addHook('onClose', async () => void (await redis.quit().catch(() => undefined)));
   // No global limit: each protected route asks for the limiters it needs.
-  await app.register(rateLimit, { global: false, ...(redis ? { redis, nameSpace: 'tessera-rl-' } : {}) });
+  // A Redis outage must not take the token endpoint down with it: limits fail open (skipOnError).
+  await app.register(rateLimit, { global: false, skipOnError: true, ...(redis ? { redis, nameSpace: 'tessera-rl-' } : {}) });
 }
 
 /** A limiter of `max` requests per minute for keys of one kind (per IP, per client, ...). */

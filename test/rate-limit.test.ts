@@ -1,0 +1,95 @@
+// Rate limits on the token endpoint (per client, per IP) and on the login form, shared through Redis.
+import { Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../src/app.js';
+import { parseConfig } from '../src/config.js';
+import { startRuntime } from '../src/runtime.js';
+import { bearer, startHarness, type Harness, type TenantFixture } from './helpers/harness.js';
+import { tokenRequest } from './helpers/oauth.js';
+
+let h: Harness;
+let acme: TenantFixture;
+
+beforeAll(async () => {
+  h = await startHarness({ RATE_LIMIT_TOKEN_PER_CLIENT: '3', RATE_LIMIT_TOKEN_PER_IP: '5' });
+  acme = await h.tenant('acme');
+});
+afterAll(() => h?.close());
+
+async function newClient() {
+  const res = await h.request({
+    method: 'POST',
+    url: '/v1/platform/apps',
+    headers: bearer(acme.adminToken),
+    payload: { name: 'Limited', grant_types: ['client_credentials'], redirect_uris: [], requested_scopes: ['incidents:read'] },
+  });
+  return res.json() as { client_id: string; client_secret: string };
+}
+
+const fromIp = (ip: string, client: { client_id: string; client_secret: string }) =>
+  h.request({
+    method: 'POST',
+    url: '/v1/oauth/token',
+    remoteAddress: ip,
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({ grant_type: 'client_credentials', client_id: client.client_id, client_secret: client.client_secret }).toString(),
+  });
+
+describe('token endpoint rate limits', () => {
+  it('limits per client with 429 and Retry-After', async () => {
+    const client = await newClient();
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await fromIp(`10.0.0.${i + 1}`, client)).statusCode);
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    const limited = await fromIp('10.0.0.9', client);
+    expect(limited.statusCode).toBe(429);
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    expect(Number(limited.headers['retry-after'])).toBeLessThanOrEqual(60);
+    expect(limited.headers['cache-control']).toBe('no-store');
+    expect(limited.json()).toEqual({ error: 'rate_limited', error_description: 'too many requests for this client; retry later' });
+  });
+
+  it('limits per IP across clients', async () => {
+    const clients = await Promise.all([newClient(), newClient(), newClient()]);
+    const statuses = [];
+    for (let i = 0; i < 6; i++) statuses.push((await fromIp('10.1.1.1', clients[i % 3]!)).statusCode);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+    const body = (await fromIp('10.1.1.1', clients[0]!)).json();
+    expect(body).toEqual({ error: 'rate_limited', error_description: 'too many requests from this address; retry later' });
+    // Another address is not affected.
+    expect((await fromIp('10.1.1.2', clients[2]!)).statusCode).toBe(200);
+  });
+});
+
+async function redisAvailable(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    socket.setTimeout(500);
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => (socket.destroy(), resolve(false)));
+    socket.connect(6379, '127.0.0.1');
+  });
+}
+
+const hasRedis = await redisAvailable();
+
+describe('shared limits', () => {
+  it.skipIf(!hasRedis)('are counted once across processes with REDIS_URL (skipped where no Redis runs)', async () => {
+    const config = parseConfig({ ...h.env, REDIS_URL: 'redis://127.0.0.1:6379/0', RATE_LIMIT_TOKEN_PER_CLIENT: '4', RATE_LIMIT_TOKEN_PER_IP: '1000' });
+    const [one, two] = await Promise.all([0, 1].map(() => startRuntime(config, { embeddedMode: 'own', background: false, log: () => undefined })));
+    const apps = await Promise.all([buildApp(config, one!), buildApp(config, two!)]);
+    try {
+      const client = await newClient();
+      const statuses = [];
+      for (let i = 0; i < 6; i++) {
+        const res = await tokenRequest({ request: (o) => apps[i % 2]!.inject(o) } as Harness, { grant_type: 'client_credentials' }, { id: client.client_id, secret: client.client_secret });
+        statuses.push(res.statusCode);
+      }
+      expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
+    } finally {
+      await Promise.all(apps.map((a) => a.close()));
+      await Promise.all([one!.close(), two!.close()]);
+    }
+  });
+});
