@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
 import { InvalidRequest, RateLimited, UnsupportedGrantType } from '../errors.js';
+import { isLoopbackHost } from '../http/loopback.js';
 import { createLimiter } from '../http/rate-limit.js';
 import type { App } from '../platform/entities.js';
 import type { PlatformService } from '../platform/service.js';
@@ -48,9 +49,10 @@ function credentials(request: FastifyRequest, form: Form): ClientCredentialsInpu
   return { basic: basicCredentials(request), bodyClientId: field(form, 'client_id'), bodySecret: field(form, 'client_secret') };
 }
 
-function isLoopback(issuer: string): boolean {
-  const host = new URL(issuer).hostname;
-  return host === 'localhost' || host === '[::1]' || host.startsWith('127.');
+/** Only a plain-http loopback issuer (local development) goes without Secure cookies. */
+function isInsecureLoopback(issuer: string): boolean {
+  const url = new URL(issuer);
+  return url.protocol === 'http:' && isLoopbackHost(url.hostname);
 }
 
 export async function registerOAuthRoutes(app: FastifyInstance, oauth: OAuthService, platform: PlatformService, config: Config): Promise<void> {
@@ -59,7 +61,7 @@ export async function registerOAuthRoutes(app: FastifyInstance, oauth: OAuthServ
   await app.register(cookie);
 
   // Secure cookies everywhere except a loopback issuer in development (browsers drop Secure on http).
-  const cookieOptions = { path: COOKIE_PATH, httpOnly: true, sameSite: 'lax' as const, secure: !isLoopback(config.issuer) };
+  const cookieOptions = { path: COOKIE_PATH, httpOnly: true, sameSite: 'lax' as const, secure: !isInsecureLoopback(config.issuer) };
   const tokenPerIp = createLimiter(app, 'token-ip', config.rateLimits.tokenPerIp);
   const tokenPerClient = createLimiter(app, 'token-client', config.rateLimits.tokenPerClient);
   const loginPerIp = createLimiter(app, 'login-ip', config.rateLimits.loginPerIp);

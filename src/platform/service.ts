@@ -6,6 +6,7 @@ import type { Notifications } from '../db/notifications.js';
 import { recordAudit } from '../audit/service.js';
 import type { Config } from '../config.js';
 import { Forbidden, InvalidRequest, InvalidScope, NotFound } from '../errors.js';
+import { isLoopbackHost } from '../http/loopback.js';
 import { afterCursor, decodeCursor, toPage, type Page } from '../http/pagination.js';
 import { newId, newSecret, sha256 } from '../ids.js';
 import type { RevocationList } from '../keys/revocations.js';
@@ -38,10 +39,6 @@ export interface Actor {
 
 export const hashSecret = sha256;
 
-/** RFC 8252 section 7.3 and 8.3: plain http is only for loopback redirect URIs. */
-function isLoopback(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname);
-}
 
 function checkRedirectUri(raw: string, index: number): void {
   const field = `body.redirect_uris[${index}]`;
@@ -54,7 +51,8 @@ function checkRedirectUri(raw: string, index: number): void {
   // RFC 6749 section 3.1.2: no fragment component.
   if (raw.includes('#')) throw new InvalidRequest(`${field} must not contain a fragment`);
   if (url.username || url.password) throw new InvalidRequest(`${field} must not contain credentials`);
-  if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
+  // RFC 8252 section 7.3: plain http is only for loopback redirect URIs.
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
     throw new InvalidRequest(`${field} must use https (http is allowed only for loopback hosts)`);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new InvalidRequest(`${field} must use https`);
