@@ -111,6 +111,24 @@ describe('authorization code with PKCE', () => {
     expect(use.statusCode).toBe(401);
   });
 
+  it('narrows scope for one refresh only; an omitted scope means the scope originally granted (RFC 6749 section 6)', async () => {
+    const browser = new Browser(h);
+    const { verifier, challenge } = pkce();
+    const callback = await loginAndConsent(
+      browser,
+      authorizeUrl({ response_type: 'code', client_id: app.client_id, redirect_uri: REDIRECT, scope: 'incidents:read webhooks:read', code_challenge: challenge, code_challenge_method: 'S256' }),
+      'ada@acme.test',
+      'a long enough password',
+    );
+    const basic = { id: app.client_id, secret: app.client_secret! };
+    const first = (await tokenRequest(h, { grant_type: 'authorization_code', code: callback.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier }, basic)).json();
+    expect(first.scope).toBe('incidents:read webhooks:read');
+    const narrow = (await tokenRequest(h, { grant_type: 'refresh_token', refresh_token: first.refresh_token, scope: 'incidents:read' }, basic)).json();
+    expect(narrow.scope).toBe('incidents:read');
+    const full = (await tokenRequest(h, { grant_type: 'refresh_token', refresh_token: narrow.refresh_token }, basic)).json();
+    expect(full.scope).toBe('incidents:read webhooks:read');
+  });
+
   it('remembers consent per user, app and scope set', async () => {
     const browser = new Browser(h);
     const first = pkce();

@@ -357,11 +357,11 @@ export class OAuthService {
     return { access_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn, scope: scopes.join(' ') };
   }
 
-  private grantedScopes(requested: string[] | null, allowed: string[]): string[] {
+  private grantedScopes(requested: string[] | null, allowed: string[], limit: 'client' | 'grant' = 'client'): string[] {
     if (requested === null) return allowed;
     if (requested.length === 0) throw new InvalidScope('scope must name at least one scope');
     const outside = requested.filter((s) => !allowed.includes(s));
-    if (outside.length) throw new InvalidScope(`scope not allowed for this client: ${outside.join(' ')}`);
+    if (outside.length) throw new InvalidScope(`scope not allowed for this ${limit}: ${outside.join(' ')}`);
     return requested;
   }
 
@@ -416,15 +416,17 @@ export class OAuthService {
         return null;
       }
       if (row.expiresAt <= new Date()) throw new InvalidGrant('refresh token has expired');
-      const scopes = this.grantedScopes(parseScope(scope), row.scopes);
+      // RFC 6749 section 6: a narrower scope applies to this access token only; an omitted scope means
+      // the scope originally granted, which the new refresh token keeps.
+      const scopes = this.grantedScopes(parseScope(scope), grant.scopes, 'grant');
       row.usedAt = new Date();
-      return this.issueForGrant(tx, app, grant.id, grant.userId, scopes);
+      return this.issueForGrant(tx, app, grant.id, grant.userId, scopes, grant.scopes);
     });
     if (failure) throw failure;
     return response!;
   }
 
-  private async issueForGrant(em: EntityManager, app: App, grantId: string, userId: string, scopes: string[]): Promise<TokenResponse> {
+  private async issueForGrant(em: EntityManager, app: App, grantId: string, userId: string, scopes: string[], refreshScopes = scopes): Promise<TokenResponse> {
     const issued = await this.tokens.issue({ subject: userId, clientId: app.id, scopes, tenantId: app.tenantId, ttlSeconds: app.accessTokenTtl });
     em.create(GrantAccessToken, { jti: issued.jti, tenantId: app.tenantId, grantId, expiresAt: issued.expiresAt });
     const response: TokenResponse = { access_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn, scope: scopes.join(' ') };
@@ -435,7 +437,7 @@ export class OAuthService {
         tenantId: app.tenantId,
         appId: app.id,
         grantId,
-        scopes,
+        scopes: refreshScopes,
         expiresAt: new Date(Date.now() + this.config.oauth.refreshTtl * 1000),
         usedAt: null,
       });
