@@ -11,9 +11,11 @@ import { registerOAuthRoutes } from './oauth/routes.js';
 import { registerPlatformRoutes } from './platform/routes.js';
 import { registerRateLimits } from './http/rate-limit.js';
 import { registerUserRoutes } from './tenancy/routes.js';
+import { registerBundleRoutes } from './bundles/routes.js';
+import { registerGraphQL } from './graphql/server.js';
 import type { Runtime } from './runtime.js';
 
-export type AppDeps = Pick<Runtime, 'orm' | 'keyring' | 'tokens' | 'platform' | 'oauth'>;
+export type AppDeps = Pick<Runtime, 'orm' | 'keyring' | 'tokens' | 'platform' | 'oauth' | 'bundles'>;
 
 export function loggerOptions(config: Config): FastifyServerOptions['logger'] {
   return {
@@ -71,6 +73,8 @@ export async function buildApp(config: Config, deps: AppDeps, options: { logger?
   registerPlatformRoutes(app, deps.platform, deps.tokens);
   registerAuditRoutes(app, deps.tokens);
   registerUserRoutes(app, deps.tokens);
+  registerBundleRoutes(app, deps.bundles, deps.platform, deps.tokens);
+  registerGraphQL(app, deps);
 
   // The OpenAPI document of the public routes only (routes marked `hide` stay out).
   app.get('/api/docs', { schema: { hide: true } }, async () => app.swagger());

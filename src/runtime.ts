@@ -13,6 +13,8 @@ import { migrate, openOrm } from './db/orm.js';
 import { Keyring } from './keys/keyring.js';
 import { RevocationList } from './keys/revocations.js';
 import { TokenService } from './keys/tokens.js';
+import { BundleRegistry } from './bundles/service.js';
+import { getSchema } from './graphql/schema.js';
 import { OAuthService } from './oauth/service.js';
 import { PlatformService } from './platform/service.js';
 import { SecretBox } from './secret-box.js';
@@ -26,6 +28,7 @@ export interface Runtime {
   tokens: TokenService;
   platform: PlatformService;
   oauth: OAuthService;
+  bundles: BundleRegistry;
   close(): Promise<void>;
 }
 
@@ -81,7 +84,10 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
     const platform = new PlatformService(orm, tokens, revocations, config);
     platform.start(notifications);
     const oauth = new OAuthService(orm, platform, tokens, revocations, config);
-    return { config, databaseUrl: database.url, orm, keyring, revocations, tokens, platform, oauth, close };
+    const bundles = new BundleRegistry(orm, getSchema(), options.log);
+    await bundles.start(notifications);
+    cleanups.push(() => bundles.stop());
+    return { config, databaseUrl: database.url, orm, keyring, revocations, tokens, platform, oauth, bundles, close };
   } catch (error) {
     await close().catch(() => undefined);
     throw error;

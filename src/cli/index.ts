@@ -7,9 +7,20 @@ import { TesseraError } from '../errors.js';
 import { SCOPE_ADMIN, SCOPE_OPERATOR } from '../http/auth.js';
 import { startRuntime, type Runtime } from '../runtime.js';
 import { bootstrapTenant, checkNewTenant, findTenantUser } from '../tenancy/service.js';
+import { assertBundleName, loadBundles } from '../bundles/service.js';
+import { getSchema } from '../graphql/schema.js';
 
 /** Bad arguments: exit code 2, nothing done. */
 class UsageError extends Error {}
+
+/** Broken operations in operations/: exit code 1, each one named. */
+class CheckFailed extends Error {
+  constructor(readonly problems: string[]) {
+    super('operations check failed');
+  }
+}
+
+const OPERATIONS_DIR = 'operations';
 
 const CLI_CLIENT_ID = 'tessera-cli';
 
@@ -26,11 +37,22 @@ Commands:
       Show signing keys and their state (next, active, retired, expired).
   keys rotate
       Promote the next key to signing; the old key stays published until its tokens expire.
+  operations check
+      Validate every operation in operations/ against the current schema (no database needed).
+  operations publish
+      Store new bundle versions; a published version never changes.
+  operations manifest <bundle> [--version <v>]
+      Print what a client needs: an Apollo persisted-query manifest and a documentId map.
+  operations assign <bundle> <client_id>
+  operations unassign <bundle> <client_id>
+      Let an app run a bundle's operations, or stop it; effective at once on every server.
 `;
 
 interface Command {
   options: ParseArgsConfig['options'];
-  run(values: Record<string, string | boolean | undefined>, config: Config): Promise<Record<string, unknown> | Record<string, unknown>[]>;
+  /** Positional arguments after the command words, by name. */
+  args?: string[];
+  run(values: Record<string, string | boolean | undefined>, config: Config, args: string[]): Promise<Record<string, unknown> | Record<string, unknown>[]>;
   /** Checks that need no database, so bad arguments never start one. */
   check?(values: Record<string, string | boolean | undefined>, config: Config): void;
 }
@@ -138,19 +160,79 @@ const commands: Record<string, Command> = {
   },
 };
 
+/** Loads operations/ and fails naming every broken operation and why. */
+function checkedBundles() {
+  const { bundles, problems } = loadBundles(getSchema(), OPERATIONS_DIR);
+  if (problems.length) {
+    throw new CheckFailed(problems.map((p) => `${p.bundle}/${p.file}: ${p.message}`));
+  }
+  return bundles;
+}
+
+async function appRecord(runtime: Runtime, clientId: string) {
+  const record = await runtime.platform.findClient(clientId);
+  if (!record) throw new UsageError(`no app with client_id ${clientId}`);
+  return record.app;
+}
+
+Object.assign(commands, {
+  'operations check': {
+    options: {},
+    run: async () => {
+      const bundles = checkedBundles();
+      return bundles.map((b) => ({ bundle: b.name, version: b.version, operations: b.operations.length, status: 'ok' }));
+    },
+  },
+  'operations publish': {
+    options: {},
+    run: async (_values, config) => {
+      const bundles = checkedBundles();
+      return withRuntime(config, async (runtime) => runtime.bundles.publish(bundles, 'operator'));
+    },
+  },
+  'operations manifest': {
+    options: { version: { type: 'string' } },
+    args: ['bundle'],
+    run: (values, config, [bundle]) =>
+      withRuntime(config, async (runtime) => runtime.bundles.manifest(assertBundleName(bundle), values.version as string | undefined)),
+  },
+  'operations assign': {
+    options: {},
+    args: ['bundle', 'client_id'],
+    run: (_values, config, [bundle, clientId]) =>
+      withRuntime(config, async (runtime) => {
+        const app = await appRecord(runtime, clientId!);
+        const { assigned } = await runtime.bundles.assign(app, assertBundleName(bundle), 'operator');
+        return { client_id: app.id, bundle: bundle!, status: assigned ? 'assigned' : 'already assigned' };
+      }),
+  },
+  'operations unassign': {
+    options: {},
+    args: ['bundle', 'client_id'],
+    run: (_values, config, [bundle, clientId]) =>
+      withRuntime(config, async (runtime) => {
+        const app = await appRecord(runtime, clientId!);
+        await runtime.bundles.unassign(app, assertBundleName(bundle), 'operator');
+        return { client_id: app.id, bundle: bundle!, status: 'unassigned' };
+      }),
+  },
+} satisfies Record<string, Command>);
+
 function print(result: Record<string, unknown> | Record<string, unknown>[], json: boolean): void {
   if (json) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } else if (Array.isArray(result)) {
     for (const row of result) process.stdout.write(`${Object.entries(row).map(([k, v]) => `${k}=${v ?? '-'}`).join('  ')}\n`);
   } else {
-    for (const [key, value] of Object.entries(result)) process.stdout.write(`${key}: ${value}\n`);
+    for (const [key, value] of Object.entries(result)) {
+      process.stdout.write(`${key}: ${typeof value === 'object' && value !== null ? JSON.stringify(value, null, 2) : value}\n`);
+    }
   }
 }
 
 export async function runCli(argv: string[]): Promise<number> {
   const words = argv.filter((a) => !a.startsWith('-'));
-  const name = words[0] === 'keys' ? `keys ${words[1] ?? ''}`.trim() : words[0];
+  const name = words[0] === 'keys' || words[0] === 'operations' ? `${words[0]} ${words[1] ?? ''}`.trim() : words[0];
   if (!name || name === 'help' || argv.includes('--help')) {
     process.stdout.write(USAGE);
     return name ? 0 : 2;
@@ -164,15 +246,23 @@ export async function runCli(argv: string[]): Promise<number> {
       allowPositionals: true,
       strict: true,
     });
-    if (positionals.length !== name.split(' ').length) throw new UsageError(`unexpected argument: ${positionals.slice(name.split(' ').length).join(' ')}`);
+    const commandWords = name.split(' ').length;
+    const expected = command.args ?? [];
+    const args = positionals.slice(commandWords);
+    if (args.length < expected.length) throw new UsageError(`${name} needs ${expected.map((a) => `<${a}>`).join(' ')}`);
+    if (args.length > expected.length) throw new UsageError(`unexpected argument: ${args.slice(expected.length).join(' ')}`);
     const config = parseConfig();
     command.check?.(values, config);
-    print(await command.run(values, config), values.json === true);
+    print(await command.run(values, config, args), values.json === true);
     return 0;
   } catch (error) {
     if (error instanceof UsageError || (error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`error: ${(error as Error).message}\n\n${USAGE}`);
       return 2;
+    }
+    if (error instanceof CheckFailed) {
+      process.stderr.write(`operations check failed:\n${error.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+      return 1;
     }
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);

@@ -6,6 +6,8 @@ type Handler = (payload: string) => void;
 
 export class Notifications {
   private client?: pg.Client;
+  /** LISTEN statements run one after another (pg clients must not run queries concurrently). */
+  private listening: Promise<unknown> = Promise.resolve();
   private readonly handlers = new Map<string, Set<Handler>>();
   private readonly reconnectHandlers = new Set<() => void>();
   private closed = false;
@@ -22,7 +24,10 @@ export class Notifications {
     const isNewChannel = set.size === 0;
     set.add(handler);
     this.handlers.set(channel, set);
-    if (isNewChannel && this.client) this.client.query(`listen ${channel}`).catch((error) => this.log('listen failed', error));
+    const client = this.client;
+    if (isNewChannel && client) {
+      this.listening = this.listening.then(() => client.query(`listen ${channel}`)).catch((error) => this.log('listen failed', error));
+    }
   }
 
   /** Called after a lost connection comes back: notifications sent meanwhile are lost, so reload state. */

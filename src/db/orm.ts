@@ -9,6 +9,10 @@ import { App, ClientSecret, Scope, ServiceToken } from '../platform/entities.js'
 import { Tenant, User } from '../tenancy/entities.js';
 import { Migration20261126000000_platform_core } from './migrations/Migration20261126000000_platform_core.js';
 import { Migration20261126010000_oauth } from './migrations/Migration20261126010000_oauth.js';
+import { Migration20261126020000_graphql } from './migrations/Migration20261126020000_graphql.js';
+import { AppBundle, BundleOperation, BundleVersion, OperationStat } from '../bundles/entities.js';
+import { Incident, IncidentNote } from '../incidents/entities.js';
+import { DomainEvent } from '../webhooks/outbox.js';
 import {
   AuthorizationCode,
   AuthorizationRequest,
@@ -21,10 +25,38 @@ import {
 } from '../oauth/entities.js';
 
 const oauthEntities = [AuthorizationRequest, LoginSession, Consent, Grant, AuthorizationCode, RefreshToken, GrantAccessToken, LoginThrottle];
-export const entities = [Tenant, User, SigningKey, RevokedToken, Scope, App, ClientSecret, ServiceToken, AuditEvent, ...oauthEntities];
+export const entities = [
+  Tenant,
+  User,
+  SigningKey,
+  RevokedToken,
+  Scope,
+  App,
+  ClientSecret,
+  ServiceToken,
+  AuditEvent,
+  ...oauthEntities,
+  Incident,
+  IncidentNote,
+  DomainEvent,
+  BundleVersion,
+  BundleOperation,
+  AppBundle,
+  OperationStat,
+];
 
 /** Entities that belong to one tenant. Queries on them see only the request's tenant (DESIGN "Conventions" 8). */
-const tenantOwned = ['User', 'App', 'ClientSecret', 'ServiceToken', 'AuditEvent', ...oauthEntities.map((e) => e.meta.className)];
+const tenantOwned = [
+  'User',
+  'App',
+  'ClientSecret',
+  'ServiceToken',
+  'AuditEvent',
+  ...oauthEntities.map((e) => e.meta.className),
+  'Incident',
+  'IncidentNote',
+  'DomainEvent',
+];
 
 export const TENANT_FILTER = 'tenant';
 
@@ -49,6 +81,7 @@ export function ormOptions(url: string, poolMax = 10): Options {
       migrationsList: [
         { name: 'Migration20261126000000_platform_core', class: Migration20261126000000_platform_core },
         { name: 'Migration20261126010000_oauth', class: Migration20261126010000_oauth },
+        { name: 'Migration20261126020000_graphql', class: Migration20261126020000_graphql },
       ],
       transactional: true,
       allOrNothing: true,

@@ -1,0 +1,63 @@
+import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+
+/** A published version of an operation bundle; never changed once published. */
+export const BundleVersion = defineEntity({
+  name: 'BundleVersion',
+  tableName: 'bundle_versions',
+  properties: {
+    id: p.string().primary(),
+    bundle: p.string(),
+    version: p.string(),
+    description: p.text(),
+    /** SHA-256 over the sorted operation ids: the same version may be published again only unchanged. */
+    contentHash: p.string(),
+    publishedAt: p.datetime(),
+    publishedBy: p.string(),
+  },
+});
+export type BundleVersion = InferEntity<typeof BundleVersion>;
+
+export const BundleOperation = defineEntity({
+  name: 'BundleOperation',
+  tableName: 'bundle_operations',
+  properties: {
+    versionId: p.string().primary(),
+    /** SHA-256 (hex) of the document text: the persisted operation id. */
+    operationId: p.string().primary(),
+    document: p.text(),
+    operationName: p.string(),
+    operationType: p.string(),
+    /** Scopes the operation needs, computed from the schema's field scopes at publish time. */
+    requiredScopes: p.json<string[]>(),
+  },
+});
+export type BundleOperation = InferEntity<typeof BundleOperation>;
+
+export const AppBundle = defineEntity({
+  name: 'AppBundle',
+  tableName: 'app_bundles',
+  properties: {
+    appId: p.string().primary(),
+    bundle: p.string().primary(),
+    tenantId: p.string(),
+    assignedAt: p.datetime(),
+    assignedBy: p.string(),
+  },
+});
+export type AppBundle = InferEntity<typeof AppBundle>;
+
+export const OperationStat = defineEntity({
+  name: 'OperationStat',
+  tableName: 'operation_stats',
+  properties: {
+    appId: p.string().primary(),
+    operationId: p.string().primary(),
+    tenantId: p.string(),
+    operationName: p.string(),
+    calls: p.bigint('number'),
+    errors: p.bigint('number'),
+    totalMs: p.double(),
+    lastCalledAt: p.datetime(),
+  },
+});
+export type OperationStat = InferEntity<typeof OperationStat>;

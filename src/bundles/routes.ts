@@ -1,0 +1,107 @@
+// Operator REST under /api/v1/platform/: bundles and versions, assignments to apps, operation usage.
+// Kept out of the public OpenAPI document (the contract withholds /api/v1/platform/* from integrators).
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { NotFound } from '../errors.js';
+import { authenticate, requireScope, SCOPE_ADMIN, SCOPE_OPERATOR } from '../http/auth.js';
+import { Forbidden } from '../errors.js';
+import type { TokenService } from '../keys/tokens.js';
+import type { PlatformService } from '../platform/service.js';
+import { assertBundleName, type BundleRegistry } from './service.js';
+
+const ClientParams = Type.Object({ client_id: Type.String({ maxLength: 100 }) });
+const BundleParams = Type.Object({ bundle: Type.String({ maxLength: 100 }) });
+
+export function registerBundleRoutes(root: FastifyInstance, bundles: BundleRegistry, platform: PlatformService, tokens: TokenService): void {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  const operator = [authenticate(tokens), requireScope(SCOPE_OPERATOR)];
+  const hide = { hide: true };
+
+  /** Any tenant's app for the operator; for a tenant admin only the tenant's own (another's is a 404). */
+  const appFor = async (request: FastifyRequest, clientId: string) => {
+    const record = await platform.findClient(clientId);
+    const principal = request.principal!;
+    const visible = record && (principal.scopes.has(SCOPE_OPERATOR) || (principal.scopes.has(SCOPE_ADMIN) && principal.tenantId === record.app.tenantId));
+    if (!visible) throw new NotFound(`no app with client_id ${clientId}`);
+    return record.app;
+  };
+
+  app.get('/api/v1/platform/bundles', { preHandler: operator, schema: hide }, async () => ({ bundles: await bundles.listBundles() }));
+
+  app.get(
+    '/api/v1/platform/bundles/:bundle',
+    { preHandler: operator, schema: { ...hide, params: BundleParams, querystring: Type.Object({ version: Type.Optional(Type.String({ maxLength: 40 })) }) } },
+    async (request) => {
+      const { version, operations } = await bundles.bundleVersion(assertBundleName(request.params.bundle), request.query.version);
+      return {
+        name: version.bundle,
+        version: version.version,
+        description: version.description,
+        published_at: version.publishedAt.toISOString(),
+        published_by: version.publishedBy,
+        operations: operations.map((o) => ({
+          id: o.operationId,
+          name: o.operationName,
+          type: o.operationType,
+          required_scopes: o.requiredScopes,
+          document: o.document,
+        })),
+      };
+    },
+  );
+
+  app.get(
+    '/api/v1/platform/bundles/:bundle/manifest',
+    { preHandler: operator, schema: { ...hide, params: BundleParams, querystring: Type.Object({ version: Type.Optional(Type.String({ maxLength: 40 })) }) } },
+    async (request) => bundles.manifest(assertBundleName(request.params.bundle), request.query.version),
+  );
+
+  app.get(
+    '/api/v1/platform/apps/:client_id/bundles',
+    {
+      preHandler: [
+        authenticate(tokens),
+        async (request) => {
+          const scopes = request.principal!.scopes;
+          if (!scopes.has(SCOPE_OPERATOR) && !scopes.has(SCOPE_ADMIN)) throw Forbidden.missingScope(SCOPE_OPERATOR);
+        },
+      ],
+      schema: { ...hide, params: ClientParams },
+    },
+    async (request) => {
+      const target = await appFor(request, request.params.client_id);
+      return { client_id: target.id, bundles: await bundles.appBundles(target.id) };
+    },
+  );
+
+  app.post(
+    '/api/v1/platform/apps/:client_id/bundles',
+    {
+      preHandler: operator,
+      schema: { ...hide, params: ClientParams, body: Type.Object({ bundle: Type.String({ maxLength: 100 }) }, { additionalProperties: false }) },
+    },
+    async (request, reply) => {
+      const target = await appFor(request, request.params.client_id);
+      const bundle = assertBundleName(request.body.bundle);
+      const { assigned } = await bundles.assign(target, bundle, request.principal!.subject);
+      return reply.code(assigned ? 201 : 200).send({ client_id: target.id, bundles: await bundles.appBundles(target.id) });
+    },
+  );
+
+  app.delete(
+    '/api/v1/platform/apps/:client_id/bundles/:bundle',
+    { preHandler: operator, schema: { ...hide, params: Type.Composite([ClientParams, BundleParams]) } },
+    async (request, reply) => {
+      const target = await appFor(request, request.params.client_id);
+      await bundles.unassign(target, assertBundleName(request.params.bundle), request.principal!.subject);
+      return reply.code(204).send();
+    },
+  );
+
+  app.get(
+    '/api/v1/platform/operation-stats',
+    { preHandler: operator, schema: { ...hide, querystring: Type.Object({ client_id: Type.Optional(Type.String({ maxLength: 100 })) }) } },
+    async (request) => ({ stats: await bundles.stats(request.query.client_id) }),
+  );
+}

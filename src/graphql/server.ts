@@ -1,0 +1,188 @@
+// POST/GET /graphql: graphql-yoga on Fastify, serving only the persisted operations of the calling app's
+// bundles, for the tenant named by X-Tenant-ID (which must be the token's), with introspection off,
+// graphql-armor limits, no batching and masked errors.
+import { EnvelopArmor } from '@escape.tech/graphql-armor';
+import { useGenericAuth } from '@envelop/generic-auth';
+import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
+import { createYoga, type Plugin } from 'graphql-yoga';
+import type { BundleRegistry, RegisteredOperation } from '../bundles/service.js';
+import { TENANT_FILTER } from '../db/orm.js';
+import { TesseraError } from '../errors.js';
+import { IncidentService } from '../incidents/service.js';
+import type { Principal, TokenService } from '../keys/tokens.js';
+import type { GraphQLContext } from './builder.js';
+import { getSchema } from './schema.js';
+
+interface Caller {
+  principal: Principal;
+  tenantId: string;
+}
+
+function graphqlError(message: string, code: string, status: number, headers?: Record<string, string>): GraphQLError {
+  return new GraphQLError(message, { extensions: { code, http: { status, ...(headers ? { headers } : {}) } } });
+}
+
+/** GraphQL over HTTP `documentId: "sha256:<hex>"` (body or GET query), or Apollo's persistedQuery extension. */
+function extractOperationId(params: { extensions?: Record<string, unknown> } & Record<string, unknown>, request: Request): string | null {
+  const documentId = typeof params.documentId === 'string' ? params.documentId : new URL(request.url).searchParams.get('documentId');
+  if (documentId) return /^sha256:([0-9a-f]{64})$/.exec(documentId)?.[1] ?? documentId;
+  const persisted = params.extensions?.persistedQuery as { version?: number; sha256Hash?: unknown } | undefined;
+  if (persisted?.version === 1 && typeof persisted.sha256Hash === 'string') return persisted.sha256Hash;
+  return null;
+}
+
+export function registerGraphQL(app: FastifyInstance, deps: { orm: MikroORM; tokens: TokenService; bundles: BundleRegistry }): void {
+  const incidents = new IncidentService();
+  const callers = new WeakMap<Request, Promise<Caller>>();
+  const operations = new WeakMap<Request, RegisteredOperation>();
+
+  /** The platform's token verifier, once per request; 401 without a valid token, 403 for another tenant. */
+  const authenticate = (request: Request): Promise<Caller> => {
+    let caller = callers.get(request);
+    if (!caller) {
+      caller = (async () => {
+        const match = /^Bearer +(\S+)$/i.exec(request.headers.get('authorization') ?? '');
+        if (!match) throw graphqlError('an Authorization: Bearer token is required', 'UNAUTHENTICATED', 401, { 'www-authenticate': 'Bearer' });
+        let principal: Principal;
+        try {
+          principal = await deps.tokens.verify(match[1]!);
+        } catch (error) {
+          const description = error instanceof TesseraError ? error.description : 'token is not valid';
+          throw graphqlError(description, 'UNAUTHENTICATED', 401, { 'www-authenticate': `Bearer error="invalid_token", error_description="${description}"` });
+        }
+        const tenantId = request.headers.get('x-tenant-id');
+        if (!tenantId) throw graphqlError('the X-Tenant-ID header is required', 'FORBIDDEN', 403);
+        if (tenantId !== principal.tenantId) throw graphqlError('the token is not valid for this X-Tenant-ID', 'FORBIDDEN', 403);
+        return { principal, tenantId };
+      })();
+      callers.set(request, caller);
+    }
+    return caller;
+  };
+
+  /** Authentication comes first: no answer about operations to an unauthenticated caller. */
+  const authenticateFirst: Plugin = {
+    async onParams({ request }) {
+      await authenticate(request);
+    },
+  };
+
+  /** Scopes the operation needs are checked before execution, so no resolver writes on a refused call. */
+  const operationScopesAndStats: Plugin<GraphQLContext & { request: Request }> = {
+    onExecute({ args }) {
+      const request = (args.contextValue as { request: Request }).request;
+      const operation = operations.get(request);
+      if (!operation) return;
+      const { principal, tenantId } = args.contextValue;
+      const started = performance.now();
+      return {
+        onExecuteDone({ result }) {
+          const failed = 'errors' in result && Array.isArray(result.errors) && result.errors.length > 0;
+          deps.bundles.recordCall(principal.clientId, tenantId, operation, performance.now() - started, failed);
+        },
+      };
+    },
+  };
+
+  const noIntrospection: Plugin = {
+    onValidate({ addValidationRule }) {
+      addValidationRule(NoSchemaIntrospectionCustomRule);
+    },
+  };
+
+  const armor = new EnvelopArmor({
+    maxDepth: { n: 8 },
+    maxAliases: { n: 5 },
+    maxDirectives: { n: 10 },
+    maxTokens: { n: 2000 },
+    costLimit: { maxCost: 5000 },
+    blockFieldSuggestion: { enabled: true },
+  });
+
+  const yoga = createYoga<{ req: FastifyRequest; reply: FastifyReply }, GraphQLContext>({
+    schema: getSchema(),
+    graphqlEndpoint: '/graphql',
+    graphiql: false,
+    landingPage: false,
+    batching: false,
+    extraParamNames: ['documentId'],
+    logging: {
+      debug: (...a) => app.log.debug(a),
+      info: (...a) => app.log.info(a),
+      warn: (...a) => app.log.warn(a),
+      error: (...a) => app.log.error(a),
+    },
+    maskedErrors: {
+      maskError(error, message) {
+        const original = (error as GraphQLError).originalError;
+        if (error instanceof GraphQLError && (!original || original instanceof GraphQLError)) return error;
+        app.log.error({ err: original ?? error }, 'GraphQL resolver failed');
+        return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+      },
+    },
+    plugins: [
+      authenticateFirst,
+      usePersistedOperations({
+        extractPersistedOperationId: extractOperationId as never,
+        async getPersistedOperation(key, request) {
+          const { principal } = await authenticate(request);
+          const operation = deps.bundles.lookup(principal.clientId, key);
+          if (!operation) return null;
+          const missing = operation.requiredScopes.filter((s) => !principal.scopes.has(s));
+          if (missing.length) throw graphqlError(`the token lacks the scopes this operation needs: ${missing.join(', ')}`, 'FORBIDDEN', 403);
+          operations.set(request, operation);
+          return operation.document;
+        },
+        customErrors: {
+          persistedQueryOnly: {
+            message: 'only persisted operations are accepted: send documentId (sha256:<hex>) or extensions.persistedQuery',
+            extensions: { code: 'PERSISTED_QUERY_ONLY', http: { status: 400 } },
+          },
+          notFound: {
+            message: 'the operation is not in the persisted operation list of this app',
+            extensions: { code: 'PERSISTED_QUERY_NOT_IN_LIST', http: { status: 404 } },
+          },
+          keyNotFound: {
+            message: 'a persisted operation id is required: send documentId (sha256:<hex>) or extensions.persistedQuery',
+            extensions: { code: 'PERSISTED_QUERY_ID_REQUIRED', http: { status: 400 } },
+          },
+        },
+      }),
+      useGenericAuth<Caller, GraphQLContext & { request: Request }>({
+        mode: 'protect-all',
+        resolveUserFn: (context) => authenticate(context.request),
+      }),
+      noIntrospection,
+      ...armor.protect().plugins,
+      operationScopesAndStats,
+    ],
+    context: async ({ request }) => {
+      const { principal, tenantId } = await authenticate(request);
+      const em = deps.orm.em.fork();
+      em.setFilterParams(TENANT_FILTER, { tenantId });
+      return { principal, tenantId, em, incidents };
+    },
+  });
+
+  app.route({
+    url: '/graphql',
+    method: ['GET', 'POST'],
+    schema: {
+      tags: ['GraphQL'],
+      summary: 'The shared GraphQL transport (persisted operations only)',
+      description:
+        'Send `Authorization: Bearer <token>` and `X-Tenant-ID: <tenant-id>`, and an approved persisted operation: `{"documentId": "sha256:<hex>", "variables": {...}}` (or Apollo `extensions.persistedQuery`). Raw query text is refused (400 PERSISTED_QUERY_ONLY); an operation outside your bundles is 404 PERSISTED_QUERY_NOT_IN_LIST. Errors carry `extensions.code`.',
+      security: [{ bearerAuth: [] }],
+    },
+    handler: async (req, reply) => {
+      const response = await yoga.handleNodeRequestAndResponse(req, reply, { req, reply });
+      response.headers.forEach((value, key) => void reply.header(key, value));
+      reply.status(response.status);
+      reply.send(response.body);
+      return reply;
+    },
+  });
+}

@@ -1,0 +1,177 @@
+// Incidents of a tenant. Every change writes its domain event to the outbox in the same transaction.
+// The EntityManager handed in is tenant-filtered: queries here never name the tenant to stay inside it.
+import { LockMode } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { newId } from '../ids.js';
+import { recordEvent, type EventType } from '../webhooks/outbox.js';
+import { Incident, IncidentNote, type IncidentSeverity, type IncidentStatus } from './entities.js';
+
+export interface UserError {
+  field: string;
+  code: string;
+  message: string;
+}
+
+export type Result<T> = { ok: true; value: T } | { ok: false; errors: UserError[] };
+
+export interface IncidentFilter {
+  status?: IncidentStatus | null;
+  severity?: IncidentSeverity | null;
+  updatedSince?: Date | null;
+}
+
+export interface IncidentChanges {
+  title?: string | null;
+  summary?: string | null;
+  status?: IncidentStatus | null;
+  severity?: IncidentSeverity | null;
+  labels?: string[] | null;
+}
+
+const LABEL = /^[a-z0-9][a-z0-9:._-]{0,49}$/;
+
+/** The event payload (`data`) of an incident, in the REST/webhook naming (snake_case). */
+export function incidentPayload(incident: Incident): Record<string, unknown> {
+  return {
+    id: incident.id,
+    number: incident.number,
+    title: incident.title,
+    summary: incident.summary,
+    status: incident.status,
+    severity: incident.severity,
+    labels: incident.labels,
+    created_at: incident.createdAt.toISOString(),
+    updated_at: incident.updatedAt.toISOString(),
+    closed_at: incident.closedAt?.toISOString() ?? null,
+  };
+}
+
+function check(changes: IncidentChanges, creating: boolean): UserError[] {
+  const errors: UserError[] = [];
+  if (changes.title !== undefined && changes.title !== null) {
+    const title = changes.title.trim();
+    if (!title || title.length > 200) errors.push({ field: 'title', code: 'INVALID_LENGTH', message: 'title must be 1 to 200 characters' });
+  } else if (creating || changes.title === null) {
+    errors.push({ field: 'title', code: 'REQUIRED', message: 'title is required' });
+  }
+  if (changes.summary && changes.summary.length > 10_000) errors.push({ field: 'summary', code: 'INVALID_LENGTH', message: 'summary must be at most 10000 characters' });
+  if (changes.labels) {
+    if (changes.labels.length > 20) errors.push({ field: 'labels', code: 'TOO_MANY', message: 'at most 20 labels' });
+    const bad = changes.labels.filter((l) => !LABEL.test(l));
+    if (bad.length) errors.push({ field: 'labels', code: 'INVALID_FORMAT', message: `labels must be lowercase words (a-z 0-9 : . _ -): ${bad.join(', ')}` });
+  }
+  if (changes.status === 'CLOSED') errors.push({ field: 'status', code: 'USE_CLOSE_INCIDENT', message: 'close an incident with closeIncident' });
+  return errors;
+}
+
+export class IncidentService {
+  async get(em: EntityManager, id: string): Promise<Incident | null> {
+    return em.findOne(Incident, { id });
+  }
+
+  async notes(em: EntityManager, incidentId: string): Promise<IncidentNote[]> {
+    return em.find(IncidentNote, { incidentId }, { orderBy: { createdAt: 'asc', id: 'asc' } });
+  }
+
+  /** Newest first by number; `after` is the number of the last incident of the previous page. */
+  async list(em: EntityManager, filter: IncidentFilter, first: number, afterNumber: number | null): Promise<{ items: Incident[]; hasNextPage: boolean }> {
+    const where: Record<string, unknown> = {};
+    if (filter.status) where.status = filter.status;
+    if (filter.severity) where.severity = filter.severity;
+    if (filter.updatedSince) where.updatedAt = { $gte: filter.updatedSince };
+    if (afterNumber !== null) where.number = { $lt: afterNumber };
+    const rows = await em.find(Incident, where, { orderBy: { number: 'desc' }, limit: first + 1 });
+    return { items: rows.slice(0, first), hasNextPage: rows.length > first };
+  }
+
+  private async nextNumber(em: EntityManager, tenantId: string): Promise<number> {
+    const [row] = await em.execute(
+      `insert into tenant_counters (tenant_id, name, value) values (?, 'incident', 1)
+       on conflict (tenant_id, name) do update set value = tenant_counters.value + 1 returning value`,
+      [tenantId],
+    );
+    return Number(row.value);
+  }
+
+  private emit(em: EntityManager, incident: Incident, type: EventType, extra: Record<string, unknown> = {}): void {
+    recordEvent(em, incident.tenantId, type, { incident: incidentPayload(incident), ...extra });
+  }
+
+  async create(em: EntityManager, tenantId: string, input: IncidentChanges & { title: string; severity: IncidentSeverity }): Promise<Result<Incident>> {
+    const errors = check(input, true);
+    if (errors.length) return { ok: false, errors };
+    return em.transactional(async (tx) => {
+      const now = new Date();
+      const incident = tx.create(Incident, {
+        id: newId('inc'),
+        tenantId,
+        number: await this.nextNumber(tx, tenantId),
+        title: input.title.trim(),
+        summary: input.summary ?? '',
+        status: input.status ?? 'OPEN',
+        severity: input.severity,
+        labels: input.labels ?? [],
+        createdAt: now,
+        updatedAt: now,
+        closedAt: null,
+      });
+      this.emit(tx, incident, 'incident.created');
+      return { ok: true as const, value: incident };
+    });
+  }
+
+  async update(em: EntityManager, id: string, changes: IncidentChanges): Promise<Result<Incident>> {
+    const errors = check(changes, false);
+    if (errors.length) return { ok: false, errors };
+    return em.transactional(async (tx) => {
+      const incident = await tx.findOne(Incident, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      if (!incident) return { ok: false as const, errors: [{ field: 'id', code: 'NOT_FOUND', message: `no incident ${id}` }] };
+      if (incident.status === 'CLOSED') return { ok: false as const, errors: [{ field: 'id', code: 'INCIDENT_CLOSED', message: 'a closed incident cannot change' }] };
+      const changed: string[] = [];
+      const apply = <K extends keyof IncidentChanges & keyof Incident>(key: K, value: Incident[K] | null | undefined) => {
+        if (value === undefined || value === null) return;
+        if (JSON.stringify(incident[key]) === JSON.stringify(value)) return;
+        (incident as Record<string, unknown>)[key] = value;
+        changed.push(key);
+      };
+      apply('title', changes.title?.trim());
+      apply('summary', changes.summary);
+      apply('status', changes.status);
+      apply('severity', changes.severity);
+      apply('labels', changes.labels);
+      if (changed.length) {
+        incident.updatedAt = new Date();
+        this.emit(tx, incident, 'incident.updated', { changes: changed });
+      }
+      return { ok: true as const, value: incident };
+    });
+  }
+
+  async close(em: EntityManager, id: string): Promise<Result<Incident>> {
+    return em.transactional(async (tx) => {
+      const incident = await tx.findOne(Incident, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      if (!incident) return { ok: false as const, errors: [{ field: 'id', code: 'NOT_FOUND', message: `no incident ${id}` }] };
+      if (incident.status === 'CLOSED') return { ok: false as const, errors: [{ field: 'id', code: 'INCIDENT_CLOSED', message: 'the incident is already closed' }] };
+      const now = new Date();
+      incident.status = 'CLOSED';
+      incident.closedAt = now;
+      incident.updatedAt = now;
+      this.emit(tx, incident, 'incident.closed');
+      return { ok: true as const, value: incident };
+    });
+  }
+
+  async addNote(em: EntityManager, id: string, author: string, body: string): Promise<Result<{ incident: Incident; note: IncidentNote }>> {
+    const text = body.trim();
+    if (!text || text.length > 10_000) return { ok: false, errors: [{ field: 'body', code: 'INVALID_LENGTH', message: 'body must be 1 to 10000 characters' }] };
+    return em.transactional(async (tx) => {
+      const incident = await tx.findOne(Incident, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      if (!incident) return { ok: false as const, errors: [{ field: 'incidentId', code: 'NOT_FOUND', message: `no incident ${id}` }] };
+      const now = new Date();
+      const note = tx.create(IncidentNote, { id: newId('note'), tenantId: incident.tenantId, incidentId: id, author, body: text, createdAt: now });
+      incident.updatedAt = now;
+      this.emit(tx, incident, 'incident.updated', { changes: ['notes'], note: { id: note.id, author, body: text, created_at: now.toISOString() } });
+      return { ok: true as const, value: { incident, note } };
+    });
+  }
+}
