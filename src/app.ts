@@ -13,9 +13,10 @@ import { registerRateLimits } from './http/rate-limit.js';
 import { registerUserRoutes } from './tenancy/routes.js';
 import { registerBundleRoutes } from './bundles/routes.js';
 import { registerGraphQL } from './graphql/server.js';
+import { registerWebhookRoutes } from './webhooks/routes.js';
 import type { Runtime } from './runtime.js';
 
-export type AppDeps = Pick<Runtime, 'orm' | 'keyring' | 'tokens' | 'platform' | 'oauth' | 'bundles'>;
+export type AppDeps = Pick<Runtime, 'orm' | 'keyring' | 'tokens' | 'platform' | 'oauth' | 'bundles' | 'webhooks'>;
 
 export function loggerOptions(config: Config): FastifyServerOptions['logger'] {
   return {
@@ -74,6 +75,7 @@ export async function buildApp(config: Config, deps: AppDeps, options: { logger?
   registerAuditRoutes(app, deps.tokens);
   registerUserRoutes(app, deps.tokens);
   registerBundleRoutes(app, deps.bundles, deps.platform, deps.tokens);
+  registerWebhookRoutes(app, deps.webhooks, deps.tokens);
   registerGraphQL(app, deps);
 
   // The OpenAPI document of the public routes only (routes marked `hide` stay out).

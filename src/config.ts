@@ -1,6 +1,16 @@
 // The one place that reads the environment (DESIGN "Conventions" 4): parsed once, every problem
 // reported together, no fallbacks for secrets in production.
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+
+function isCidr(value: string): boolean {
+  try {
+    ipaddr.parseCIDR(value.trim());
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const DAY = 86_400;
@@ -45,6 +55,19 @@ const schema = z
     RATE_LIMIT_TOKEN_PER_CLIENT: seconds(600),
     RATE_LIMIT_TOKEN_PER_IP: seconds(1200),
     RATE_LIMIT_LOGIN_PER_IP: seconds(30),
+    WEBHOOK_TIMEOUT: seconds(15),
+    WEBHOOK_RETRY_SCHEDULE: z
+      .string()
+      .regex(/^\d+(,\d+)*$/, 'must be comma-separated seconds, e.g. 5,300,1800')
+      .default('5,300,1800,7200,18000,36000,36000'),
+    WEBHOOK_DISABLE_AFTER: seconds(5 * DAY),
+    WEBHOOK_ALLOWED_NETWORKS: z
+      .string()
+      .default('')
+      .refine((v) => v.split(',').filter(Boolean).every(isCidr), 'must be comma-separated CIDR ranges, e.g. 127.0.0.0/8,::1/128'),
+    WEBHOOK_HTTP_HOSTS: z.string().default(''),
+    WORKER_CONCURRENCY: seconds(16),
+    WORKER_HEARTBEAT_TIMEOUT: seconds(30),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && !env.SECRETS_KEY) {
@@ -89,6 +112,17 @@ export interface Config {
   };
   /** Requests per minute. */
   rateLimits: { tokenPerClient: number; tokenPerIp: number; loginPerIp: number };
+  webhooks: {
+    timeoutMs: number;
+    /** Seconds to wait before each retry; its length is the number of retries. */
+    retrySchedule: number[];
+    disableAfter: number;
+    /** CIDR ranges exempt from the SSRF block (e.g. loopback in development). */
+    allowedNetworks: string[];
+    /** Hosts that may be reached over plain http. */
+    httpHosts: string[];
+  };
+  worker: { concurrency: number; heartbeatTimeout: number };
   keys: { rotationInterval: number; algorithm: 'RS256' | 'ES256'; jwksMaxAge: number };
 }
 
@@ -146,6 +180,14 @@ export function parseConfig(source: Record<string, string | undefined> = process
       tokenPerIp: env.RATE_LIMIT_TOKEN_PER_IP,
       loginPerIp: env.RATE_LIMIT_LOGIN_PER_IP,
     },
+    webhooks: {
+      timeoutMs: env.WEBHOOK_TIMEOUT * 1000,
+      retrySchedule: env.WEBHOOK_RETRY_SCHEDULE.split(',').map(Number),
+      disableAfter: env.WEBHOOK_DISABLE_AFTER,
+      allowedNetworks: env.WEBHOOK_ALLOWED_NETWORKS.split(',').filter(Boolean),
+      httpHosts: env.WEBHOOK_HTTP_HOSTS.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean),
+    },
+    worker: { concurrency: env.WORKER_CONCURRENCY, heartbeatTimeout: env.WORKER_HEARTBEAT_TIMEOUT },
     keys: { rotationInterval: env.KEY_ROTATION_INTERVAL, algorithm: env.KEY_ALGORITHM, jwksMaxAge: env.JWKS_MAX_AGE },
   };
 }

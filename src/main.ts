@@ -23,9 +23,11 @@ async function main(): Promise<void> {
   const runtime = await startRuntime(config, {
     embeddedMode: 'own',
     background: true,
+    // Roles (DESIGN "Scale-out"): `all` serves HTTP and delivers webhooks; `api` and `worker` split them.
+    worker: config.role !== 'api',
     log: (message, error) => (error ? log.warn({ err: error }, message) : log.debug(message)),
   });
-  const app = await buildApp(config, runtime, { logger: log });
+  const app = config.role === 'worker' ? undefined : await buildApp(config, runtime, { logger: log });
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -33,7 +35,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'shutting down');
     try {
-      await app.close(); // stop accepting, let in-flight requests finish
+      await app?.close(); // stop accepting, let in-flight requests finish
       await runtime.close(); // pools, listeners, then the embedded PostgreSQL
       log.info('stopped');
       process.exit(0);
@@ -45,7 +47,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
 
-  await app.listen({ port: config.port, host: config.host });
+  await app?.listen({ port: config.port, host: config.host });
   log.info({ issuer: config.issuer, role: config.role, ready_ms: Math.round(performance.now() - startedAt) }, 'Tessera is ready');
 }
 

@@ -18,6 +18,9 @@ import { getSchema } from './graphql/schema.js';
 import { OAuthService } from './oauth/service.js';
 import { PlatformService } from './platform/service.js';
 import { SecretBox } from './secret-box.js';
+import { WebhookHttpClient, type Resolver } from './webhooks/http.js';
+import { WebhookService } from './webhooks/service.js';
+import { DeliveryWorker } from './webhooks/worker.js';
 
 export interface Runtime {
   config: Config;
@@ -29,6 +32,7 @@ export interface Runtime {
   platform: PlatformService;
   oauth: OAuthService;
   bundles: BundleRegistry;
+  webhooks: WebhookService;
   close(): Promise<void>;
 }
 
@@ -38,6 +42,10 @@ export interface RuntimeOptions {
   /** Long-running processes listen for changes and rotate keys on schedule; one-shot CLI commands do not. */
   background: boolean;
   log: (message: string, error?: unknown) => void;
+  /** Run webhook deliveries in this process (roles all and worker). */
+  worker?: boolean;
+  /** DNS for outbound webhooks; tests inject one to exercise the SSRF checks. */
+  resolver?: Resolver;
 }
 
 /** Development only (production requires SECRETS_KEY): a key generated once into DATA_DIR. */
@@ -87,7 +95,16 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
     const bundles = new BundleRegistry(orm, getSchema(), options.log);
     await bundles.start(notifications);
     cleanups.push(() => bundles.stop());
-    return { config, databaseUrl: database.url, orm, keyring, revocations, tokens, platform, oauth, bundles, close };
+
+    const http = new WebhookHttpClient({ allowedNetworks: config.webhooks.allowedNetworks, timeoutMs: config.webhooks.timeoutMs, resolver: options.resolver });
+    cleanups.push(() => http.close());
+    const webhooks = new WebhookService(orm, box, http, config);
+    if (options.worker) {
+      const worker = new DeliveryWorker(config, database.url, webhooks, options.log);
+      await worker.start();
+      cleanups.push(() => worker.stop());
+    }
+    return { config, databaseUrl: database.url, orm, keyring, revocations, tokens, platform, oauth, bundles, webhooks, close };
   } catch (error) {
     await close().catch(() => undefined);
     throw error;

@@ -3,6 +3,7 @@
 import { MikroORM, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import pg from 'pg';
+import { Logger, runMigrations as runWorkerMigrations } from 'graphile-worker';
 import { AuditEvent } from '../audit/entities.js';
 import { RevokedToken, SigningKey } from '../keys/entities.js';
 import { App, ClientSecret, Scope, ServiceToken } from '../platform/entities.js';
@@ -10,6 +11,8 @@ import { Tenant, User } from '../tenancy/entities.js';
 import { Migration20261126000000_platform_core } from './migrations/Migration20261126000000_platform_core.js';
 import { Migration20261126010000_oauth } from './migrations/Migration20261126010000_oauth.js';
 import { Migration20261126020000_graphql } from './migrations/Migration20261126020000_graphql.js';
+import { Migration20261126030000_webhooks } from './migrations/Migration20261126030000_webhooks.js';
+import { WebhookAttempt, WebhookDelivery, WebhookSubscription } from '../webhooks/entities.js';
 import { AppBundle, BundleOperation, BundleVersion, OperationStat } from '../bundles/entities.js';
 import { Incident, IncidentNote } from '../incidents/entities.js';
 import { DomainEvent } from '../webhooks/outbox.js';
@@ -43,6 +46,9 @@ export const entities = [
   BundleOperation,
   AppBundle,
   OperationStat,
+  WebhookSubscription,
+  WebhookDelivery,
+  WebhookAttempt,
 ];
 
 /** Entities that belong to one tenant. Queries on them see only the request's tenant (DESIGN "Conventions" 8). */
@@ -56,6 +62,9 @@ const tenantOwned = [
   'Incident',
   'IncidentNote',
   'DomainEvent',
+  'WebhookSubscription',
+  'WebhookDelivery',
+  'WebhookAttempt',
 ];
 
 export const TENANT_FILTER = 'tenant';
@@ -82,6 +91,7 @@ export function ormOptions(url: string, poolMax = 10): Options {
         { name: 'Migration20261126000000_platform_core', class: Migration20261126000000_platform_core },
         { name: 'Migration20261126010000_oauth', class: Migration20261126010000_oauth },
         { name: 'Migration20261126020000_graphql', class: Migration20261126020000_graphql },
+        { name: 'Migration20261126030000_webhooks', class: Migration20261126030000_webhooks },
       ],
       transactional: true,
       allOrNothing: true,
@@ -90,6 +100,8 @@ export function ormOptions(url: string, poolMax = 10): Options {
     },
   };
 }
+
+const quietLogger = new Logger(() => () => undefined);
 
 /** Any stable 64-bit number: the advisory lock that serialises migrations between processes. */
 const MIGRATION_LOCK = 7_361_555_101;
@@ -105,6 +117,8 @@ export async function migrate(url: string): Promise<void> {
     } finally {
       await orm.close(true);
     }
+    // graphile-worker's own schema: jobs are added by plain SQL inside our transactions.
+    await runWorkerMigrations({ connectionString: url, logger: quietLogger });
   } finally {
     await lock.end();
   }

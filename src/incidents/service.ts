@@ -93,8 +93,8 @@ export class IncidentService {
     return Number(row.value);
   }
 
-  private emit(em: EntityManager, incident: Incident, type: EventType, extra: Record<string, unknown> = {}): void {
-    recordEvent(em, incident.tenantId, type, { incident: incidentPayload(incident), ...extra });
+  private async emit(em: EntityManager, incident: Incident, type: EventType, extra: Record<string, unknown> = {}): Promise<void> {
+    await recordEvent(em, incident.tenantId, type, { incident: incidentPayload(incident), ...extra });
   }
 
   async create(em: EntityManager, tenantId: string, input: IncidentChanges & { title: string; severity: IncidentSeverity }): Promise<Result<Incident>> {
@@ -115,7 +115,7 @@ export class IncidentService {
         updatedAt: now,
         closedAt: null,
       });
-      this.emit(tx, incident, 'incident.created');
+      await this.emit(tx, incident, 'incident.created');
       return { ok: true as const, value: incident };
     });
   }
@@ -141,7 +141,7 @@ export class IncidentService {
       apply('labels', changes.labels);
       if (changed.length) {
         incident.updatedAt = new Date();
-        this.emit(tx, incident, 'incident.updated', { changes: changed });
+        await this.emit(tx, incident, 'incident.updated', { changes: changed });
       }
       return { ok: true as const, value: incident };
     });
@@ -156,7 +156,7 @@ export class IncidentService {
       incident.status = 'CLOSED';
       incident.closedAt = now;
       incident.updatedAt = now;
-      this.emit(tx, incident, 'incident.closed');
+      await this.emit(tx, incident, 'incident.closed');
       return { ok: true as const, value: incident };
     });
   }
@@ -170,7 +170,7 @@ export class IncidentService {
       const now = new Date();
       const note = tx.create(IncidentNote, { id: newId('note'), tenantId: incident.tenantId, incidentId: id, author, body: text, createdAt: now });
       incident.updatedAt = now;
-      this.emit(tx, incident, 'incident.updated', { changes: ['notes'], note: { id: note.id, author, body: text, created_at: now.toISOString() } });
+      await this.emit(tx, incident, 'incident.updated', { changes: ['notes'], note: { id: note.id, author, body: text, created_at: now.toISOString() } });
       return { ok: true as const, value: { incident, note } };
     });
   }

@@ -1,5 +1,6 @@
-// The domain event outbox: a change and the event describing it commit in one transaction, so no event
-// is lost and none is sent for a change that rolled back. The webhook dispatcher reads from here.
+// The domain event outbox: a change, the event describing it, its deliveries to the tenant's matching
+// subscriptions and their graphile-worker jobs all commit in one transaction. No event is lost, none
+// is sent for a change that rolled back, and the worker is woken (LISTEN/NOTIFY) at commit.
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { newId } from '../ids.js';
@@ -16,12 +17,47 @@ export const DomainEvent = defineEntity({
     type: p.string(),
     data: p.json<Record<string, unknown>>(),
     createdAt: p.datetime(),
-    /** Set once the event has been fanned out to the tenant's subscriptions. */
+    /** When the event was fanned out to the tenant's subscriptions. */
     dispatchedAt: p.datetime().nullable(),
   },
 });
 export type DomainEvent = InferEntity<typeof DomainEvent>;
 
-export function recordEvent(em: EntityManager, tenantId: string, type: EventType, data: Record<string, unknown>): DomainEvent {
-  return em.create(DomainEvent, { id: newId('evt'), tenantId, type, data, createdAt: new Date(), dispatchedAt: null });
+export const DELIVER_TASK = 'webhook-deliver';
+
+/** The JSON body every subscriber receives for an event (the same bytes on every attempt). */
+export function eventBody(event: { id: string; type: string; createdAt: Date; tenantId: string; data: Record<string, unknown> }): string {
+  return JSON.stringify({ id: event.id, type: event.type, created_at: event.createdAt.toISOString(), tenant_id: event.tenantId, data: event.data });
+}
+
+/**
+ * Queues delivery jobs inside the caller's transaction (graphile-worker's add_job is plain SQL). Lists are
+ * passed as JSON: the query builder would expand a JS array binding into separate values.
+ */
+export async function enqueueDeliveries(em: EntityManager, deliveryIds: string[], runAt?: Date): Promise<void> {
+  if (!deliveryIds.length) return;
+  await em.execute(
+    `select graphile_worker.add_job(?, json_build_object('deliveryId', d), run_at := coalesce(?::timestamptz, now()), max_attempts := 25, job_key := d, job_key_mode := 'replace')
+     from jsonb_array_elements_text(?::jsonb) as d`,
+    [DELIVER_TASK, runAt ?? null, JSON.stringify(deliveryIds)],
+  );
+}
+
+export async function recordEvent(em: EntityManager, tenantId: string, type: EventType, data: Record<string, unknown>): Promise<DomainEvent> {
+  const now = new Date();
+  const event = em.create(DomainEvent, { id: newId('evt'), tenantId, type, data, createdAt: now, dispatchedAt: now });
+  const subscriptions: Array<{ id: string }> = await em.execute(
+    'select id from webhook_subscriptions where tenant_id = ? and enabled and events @> ?::jsonb',
+    [tenantId, JSON.stringify([type])],
+  );
+  if (!subscriptions.length) return event;
+  const body = eventBody(event);
+  const ids = subscriptions.map(() => newId('dlv'));
+  await em.execute(
+    `insert into webhook_deliveries (id, tenant_id, webhook_id, event_id, event_type, body, status, attempts, created_at, updated_at)
+     select t.d, ?, t.w, ?, ?, ?, 'queued', 0, ?, ? from jsonb_to_recordset(?::jsonb) as t(d text, w text)`,
+    [tenantId, event.id, type, body, now, now, JSON.stringify(subscriptions.map((s, i) => ({ d: ids[i], w: s.id })))],
+  );
+  await enqueueDeliveries(em, ids);
+  return event;
 }

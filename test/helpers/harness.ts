@@ -4,7 +4,7 @@ import { inject } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { parseConfig, type Config } from '../../src/config.js';
 import { SCOPE_ADMIN, SCOPE_OPERATOR } from '../../src/http/auth.js';
-import { startRuntime, type Runtime } from '../../src/runtime.js';
+import { startRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime.js';
 import { bootstrapTenant } from '../../src/tenancy/service.js';
 import { createTestDatabase } from './databases.js';
 
@@ -32,7 +32,7 @@ export interface Harness {
 
 let counter = 0;
 
-export async function startHarness(overrides: Record<string, string> = {}): Promise<Harness> {
+export async function startHarness(overrides: Record<string, string> = {}, options: Partial<RuntimeOptions> = {}): Promise<Harness> {
   const database = await createTestDatabase(inject('serverUrl'), inject('templateDatabase'));
   const env = {
     DATABASE_URL: database.url,
@@ -40,10 +40,12 @@ export async function startHarness(overrides: Record<string, string> = {}): Prom
     ISSUER: TEST_ISSUER,
     LOG_LEVEL: 'silent',
     NODE_ENV: 'test',
+    // Small pools: several test files, each with a few runtimes, share one PostgreSQL.
+    WORKER_CONCURRENCY: '4',
     ...overrides,
   };
   const config = parseConfig(env);
-  const runtime = await startRuntime(config, { embeddedMode: 'own', background: true, log: () => undefined });
+  const runtime = await startRuntime(config, { embeddedMode: 'own', background: true, log: () => undefined, ...options });
   const app = await buildApp(config, runtime);
 
   const harness: Harness = {

@@ -1,0 +1,70 @@
+import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+
+export const WebhookSubscription = defineEntity({
+  name: 'WebhookSubscription',
+  tableName: 'webhook_subscriptions',
+  properties: {
+    id: p.string().primary(),
+    tenantId: p.string(),
+    /** The app whose token created it; null when a tenant admin did. An app sees only its own. */
+    ownerClientId: p.string().nullable(),
+    createdBy: p.string(),
+    url: p.text(),
+    events: p.json<string[]>(),
+    enabled: p.boolean(),
+    disabledReason: p.text().nullable(),
+    secretSealed: p.text().hidden(),
+    previousSecretSealed: p.text().nullable(),
+    previousSecretExpiresAt: p.datetime().nullable(),
+    /** Start of the current run of failures; cleared by a success. */
+    failingSince: p.datetime().nullable(),
+    createdAt: p.datetime(),
+    updatedAt: p.datetime(),
+  },
+});
+export type WebhookSubscription = InferEntity<typeof WebhookSubscription>;
+
+export type DeliveryStatus = 'queued' | 'retrying' | 'succeeded' | 'failed';
+
+export const WebhookDelivery = defineEntity({
+  name: 'WebhookDelivery',
+  tableName: 'webhook_deliveries',
+  properties: {
+    id: p.string().primary(),
+    tenantId: p.string(),
+    webhookId: p.string(),
+    /** The event id: the `webhook-id` header, stable across retries and redeliveries. */
+    eventId: p.string(),
+    eventType: p.string(),
+    /** The exact JSON body sent on every attempt. */
+    body: p.text(),
+    status: p.string().$type<DeliveryStatus>(),
+    attempts: p.integer(),
+    lastAttemptAt: p.datetime().nullable(),
+    nextAttemptAt: p.datetime().nullable(),
+    responseStatus: p.integer().nullable(),
+    latencyMs: p.integer().nullable(),
+    error: p.text().nullable(),
+    createdAt: p.datetime(),
+    updatedAt: p.datetime(),
+  },
+});
+export type WebhookDelivery = InferEntity<typeof WebhookDelivery>;
+
+export const WebhookAttempt = defineEntity({
+  name: 'WebhookAttempt',
+  tableName: 'webhook_attempts',
+  properties: {
+    id: p.string().primary(),
+    tenantId: p.string(),
+    deliveryId: p.string(),
+    number: p.integer(),
+    attemptedAt: p.datetime(),
+    responseStatus: p.integer().nullable(),
+    latencyMs: p.integer(),
+    error: p.text().nullable(),
+    /** At most 2 KB of the response body. */
+    responseSnippet: p.text().nullable(),
+  },
+});
+export type WebhookAttempt = InferEntity<typeof WebhookAttempt>;

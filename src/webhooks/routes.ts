@@ -1,0 +1,263 @@
+// REST /v1/webhooks: subscriptions, delivery history, redelivery and test sends (the public contract).
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { authenticate, requireTenant } from '../http/auth.js';
+import { isoSeconds } from '../http/pagination.js';
+import type { TokenService } from '../keys/tokens.js';
+import { ErrorBody } from '../platform/schemas.js';
+import { EVENT_CATALOG } from './catalog.js';
+import type { WebhookAttempt, WebhookDelivery, WebhookSubscription } from './entities.js';
+import type { WebhookService } from './service.js';
+
+const Timestamp = Type.String({ format: 'date-time' });
+const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
+const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody };
+const security = [{ bearerAuth: [] }];
+const tags = ['Webhooks'];
+
+const WebhookView = Type.Object({
+  id: Type.String(),
+  url: Type.String(),
+  events: Type.Array(Type.String()),
+  enabled: Type.Boolean(),
+  disabled_reason: Nullable(Type.String()),
+  previous_secret_expires_at: Nullable(Timestamp),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
+
+const CreatedWebhook = Type.Composite([WebhookView, Type.Object({ secret: Type.Optional(Type.String({ description: 'Shown once, only when Tessera generated it' })) })]);
+
+const WebhookBody = {
+  url: Type.String({ minLength: 1, maxLength: 2000 }),
+  events: Type.Array(Type.String({ maxLength: 100 }), { minItems: 1, maxItems: 50 }),
+  secret: Type.String({ maxLength: 200, description: 'whsec_ + base64 of 24 to 64 random bytes; generated when absent' }),
+  enabled: Type.Boolean(),
+};
+const CreateBody = Type.Object(
+  { url: WebhookBody.url, events: WebhookBody.events, secret: Type.Optional(WebhookBody.secret), enabled: Type.Optional(WebhookBody.enabled) },
+  { additionalProperties: false },
+);
+const UpdateBody = Type.Object(
+  {
+    url: Type.Optional(WebhookBody.url),
+    events: Type.Optional(WebhookBody.events),
+    secret: Type.Optional(WebhookBody.secret),
+    enabled: Type.Optional(WebhookBody.enabled),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+const WebhookParams = Type.Object({ webhook_id: Type.String({ maxLength: 100 }) });
+const DeliveryParams = Type.Object({ webhook_id: Type.String({ maxLength: 100 }), delivery_id: Type.String({ maxLength: 100 }) });
+const Page = { limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }), cursor: Type.Optional(Type.String({ maxLength: 500 })) };
+
+const DeliveryView = Type.Object({
+  id: Type.String(),
+  event_id: Type.String(),
+  event_type: Type.String(),
+  status: Type.String({ enum: ['queued', 'retrying', 'succeeded', 'failed'] }),
+  attempts: Type.Integer(),
+  attempted_at: Nullable(Timestamp),
+  response_status: Type.Union([Type.Integer(), Type.Null()]),
+  latency_ms: Type.Union([Type.Integer(), Type.Null()]),
+  next_attempt_at: Nullable(Timestamp),
+  error: Nullable(Type.String()),
+});
+
+const Queued = Type.Object({ delivery_id: Type.String(), status: Type.Literal('queued') });
+
+function webhookView(w: WebhookSubscription) {
+  return {
+    id: w.id,
+    url: w.url,
+    events: w.events,
+    enabled: w.enabled,
+    disabled_reason: w.disabledReason ?? null,
+    previous_secret_expires_at: w.previousSecretExpiresAt && w.previousSecretExpiresAt > new Date() ? isoSeconds(w.previousSecretExpiresAt) : null,
+    created_at: isoSeconds(w.createdAt),
+    updated_at: isoSeconds(w.updatedAt),
+  };
+}
+
+function deliveryView(d: WebhookDelivery) {
+  return {
+    id: d.id,
+    event_id: d.eventId,
+    event_type: d.eventType,
+    status: d.status,
+    attempts: d.attempts,
+    attempted_at: isoSeconds(d.lastAttemptAt),
+    response_status: d.responseStatus ?? null,
+    latency_ms: d.latencyMs ?? null,
+    next_attempt_at: isoSeconds(d.nextAttemptAt),
+    error: d.error ?? null,
+  };
+}
+
+function attemptView(a: WebhookAttempt) {
+  return {
+    number: a.number,
+    attempted_at: isoSeconds(a.attemptedAt),
+    response_status: a.responseStatus ?? null,
+    latency_ms: a.latencyMs,
+    error: a.error ?? null,
+    response_snippet: a.responseSnippet ?? null,
+  };
+}
+
+export function registerWebhookRoutes(root: FastifyInstance, webhooks: WebhookService, tokens: TokenService): void {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  const preHandler = [authenticate(tokens), requireTenant];
+
+  app.get(
+    '/v1/webhooks/event-types',
+    {
+      preHandler,
+      schema: {
+        tags,
+        security,
+        summary: 'The event catalog',
+        response: { 200: Type.Object({ event_types: Type.Array(Type.Object({ type: Type.String(), description: Type.String(), scope: Type.String() })) }) },
+      },
+    },
+    async () => ({ event_types: EVENT_CATALOG }),
+  );
+
+  app.post(
+    '/v1/webhooks',
+    {
+      preHandler,
+      schema: { tags, security, summary: 'Create a webhook subscription', body: CreateBody, response: { 201: CreatedWebhook, ...errors } },
+    },
+    async (request, reply) => {
+      const { subscription, secret } = await webhooks.create(request.em, request.principal!, request.body);
+      return reply.code(201).send({ ...webhookView(subscription), ...(secret ? { secret } : {}) });
+    },
+  );
+
+  app.get(
+    '/v1/webhooks',
+    {
+      preHandler,
+      schema: {
+        tags,
+        security,
+        summary: 'List webhook subscriptions',
+        querystring: Type.Object(Page, { additionalProperties: false }),
+        response: { 200: Type.Object({ webhooks: Type.Array(WebhookView), next_cursor: Nullable(Type.String()) }), ...errors },
+      },
+    },
+    async (request) => {
+      const page = await webhooks.list(request.em, request.principal!, request.query.limit, request.query.cursor);
+      return { webhooks: page.items.map(webhookView), next_cursor: page.nextCursor };
+    },
+  );
+
+  app.get(
+    '/v1/webhooks/:webhook_id',
+    { preHandler, schema: { tags, security, summary: 'Inspect a webhook', params: WebhookParams, response: { 200: WebhookView, ...errors } } },
+    async (request) => webhookView(await webhooks.get(request.em, request.principal!, request.params.webhook_id)),
+  );
+
+  app.put(
+    '/v1/webhooks/:webhook_id',
+    {
+      preHandler,
+      schema: {
+        tags,
+        security,
+        summary: 'Update a webhook',
+        description: 'Changes url, events, secret or enabled. A new secret overlaps the old one for 24 h: both signatures are sent.',
+        params: WebhookParams,
+        body: UpdateBody,
+        response: { 200: WebhookView, ...errors },
+      },
+    },
+    async (request) => webhookView(await webhooks.update(request.em, request.principal!, request.params.webhook_id, request.body)),
+  );
+
+  app.delete(
+    '/v1/webhooks/:webhook_id',
+    { preHandler, schema: { tags, security, summary: 'Delete a webhook', params: WebhookParams, response: { 204: { type: 'null' }, ...errors } } },
+    async (request, reply) => {
+      await webhooks.remove(request.em, request.principal!, request.params.webhook_id);
+      return reply.code(204).send();
+    },
+  );
+
+  app.get(
+    '/v1/webhooks/:webhook_id/deliveries',
+    {
+      preHandler,
+      schema: {
+        tags,
+        security,
+        summary: 'Review delivery attempts',
+        params: WebhookParams,
+        querystring: Type.Object({ ...Page, status: Type.Optional(Type.String({ enum: ['queued', 'retrying', 'succeeded', 'failed'] })) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ deliveries: Type.Array(DeliveryView), next_cursor: Nullable(Type.String()) }), ...errors },
+      },
+    },
+    async (request) => {
+      const { status, limit, cursor } = request.query;
+      const page = await webhooks.deliveries(request.em, request.principal!, request.params.webhook_id, status as WebhookDelivery['status'] | undefined, limit, cursor);
+      return { deliveries: page.items.map(deliveryView), next_cursor: page.nextCursor };
+    },
+  );
+
+  app.get(
+    '/v1/webhooks/:webhook_id/deliveries/:delivery_id',
+    {
+      preHandler,
+      schema: {
+        tags,
+        security,
+        summary: 'One delivery with every attempt',
+        params: DeliveryParams,
+        response: {
+          200: Type.Composite([
+            DeliveryView,
+            Type.Object({
+              payload: Type.Unknown(),
+              attempt_history: Type.Array(
+                Type.Object({
+                  number: Type.Integer(),
+                  attempted_at: Timestamp,
+                  response_status: Type.Union([Type.Integer(), Type.Null()]),
+                  latency_ms: Type.Integer(),
+                  error: Nullable(Type.String()),
+                  response_snippet: Nullable(Type.String({ description: 'At most 2 KB of the response body' })),
+                }),
+              ),
+            }),
+          ]),
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      const { delivery, attempts } = await webhooks.delivery(request.em, request.principal!, request.params.webhook_id, request.params.delivery_id);
+      return { ...deliveryView(delivery), payload: JSON.parse(delivery.body), attempt_history: attempts.map(attemptView) };
+    },
+  );
+
+  app.post(
+    '/v1/webhooks/:webhook_id/deliveries/:delivery_id/redeliver',
+    { preHandler, schema: { tags, security, summary: 'Deliver again', params: DeliveryParams, response: { 202: Queued, ...errors } } },
+    async (request, reply) => {
+      const delivery = await webhooks.redeliver(request.em, request.principal!, request.params.webhook_id, request.params.delivery_id);
+      return reply.code(202).send({ delivery_id: delivery.id, status: 'queued' as const });
+    },
+  );
+
+  app.post(
+    '/v1/webhooks/:webhook_id/test',
+    { preHandler, schema: { tags, security, summary: 'Send a test webhook', params: WebhookParams, response: { 202: Queued, ...errors } } },
+    async (request, reply) => {
+      const delivery = await webhooks.sendTest(request.em, request.principal!, request.params.webhook_id);
+      return reply.code(202).send({ delivery_id: delivery.id, status: 'queued' as const });
+    },
+  );
+}

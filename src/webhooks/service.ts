@@ -1,0 +1,364 @@
+// Webhook subscriptions and deliveries: who may subscribe to what, where deliveries may go, and what
+// happens on each attempt (Standard Webhooks signatures, retries with jitter, auto-disable).
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { recordAudit } from '../audit/service.js';
+import type { Config } from '../config.js';
+import { Forbidden, InvalidRequest, NotFound } from '../errors.js';
+import { isLoopbackHost } from '../http/loopback.js';
+import { afterCursor, decodeCursor, toPage, type Page } from '../http/pagination.js';
+import { SCOPE_ADMIN } from '../http/auth.js';
+import { newId } from '../ids.js';
+import type { Principal } from '../keys/tokens.js';
+import type { SecretBox } from '../secret-box.js';
+import { EVENT_CATALOG, TEST_EVENT, eventDefinition } from './catalog.js';
+import { WebhookAttempt, WebhookDelivery, WebhookSubscription, type DeliveryStatus } from './entities.js';
+import { DeliveryError, type OutboundResponse, type WebhookHttpClient } from './http.js';
+import { enqueueDeliveries, eventBody } from './outbox.js';
+import { generateSecret, secretProblem, signatureHeaders } from './signing.js';
+
+const SECRET_OVERLAP_MS = 24 * 3600 * 1000;
+/** Bounds on a receiver's Retry-After (429, 503): at least 1 s, at most the longest scheduled wait. */
+const RETRY_AFTER_MIN_S = 1;
+
+export interface SubscriptionInput {
+  url?: string;
+  events?: string[];
+  secret?: string;
+  enabled?: boolean;
+}
+
+export type AttemptOutcome = 'succeeded' | 'retrying' | 'failed' | 'skipped';
+
+function can(principal: Principal, scope: string): boolean {
+  return principal.scopes.has(scope) || principal.scopes.has(SCOPE_ADMIN);
+}
+
+export class WebhookService {
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly box: SecretBox,
+    private readonly http: WebhookHttpClient,
+    private readonly config: Config,
+  ) {}
+
+  // ------------------------------------------------------------------ subscriptions
+
+  assertCan(principal: Principal, scope: 'webhooks:read' | 'webhooks:write'): void {
+    if (!can(principal, scope)) throw Forbidden.missingScope(scope);
+  }
+
+  private checkUrl(raw: string): string {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw new InvalidRequest('body.url must be an absolute URL');
+    }
+    if (url.username || url.password) throw new InvalidRequest('body.url must not contain credentials');
+    if (url.hash) throw new InvalidRequest('body.url must not contain a fragment');
+    const host = url.hostname.toLowerCase();
+    if (url.protocol === 'http:') {
+      if (!this.config.webhooks.httpHosts.includes(host)) {
+        const hint = isLoopbackHost(host) ? ' (an operator can allow it with WEBHOOK_HTTP_HOSTS)' : '';
+        throw new InvalidRequest(`body.url must use https; http is not allowed for ${host}${hint}`);
+      }
+    } else if (url.protocol !== 'https:') {
+      throw new InvalidRequest('body.url must use https');
+    }
+    // Literal addresses are checked now for a clear answer; names are checked again at every connect.
+    const literal = host.replace(/^\[|\]$/g, '');
+    if (/^[\d.]+$/.test(literal) || literal.includes(':')) {
+      const reason = this.http.blockedReason(literal);
+      if (reason) throw new InvalidRequest(`body.url is not reachable for webhooks: ${reason}`);
+    }
+    return url.toString();
+  }
+
+  private checkEvents(principal: Principal, events: string[]): string[] {
+    const unique = [...new Set(events)];
+    const unknown = unique.filter((e) => !eventDefinition(e));
+    if (unknown.length) {
+      throw new InvalidRequest(`body.events names unknown events: ${unknown.join(', ')} (known: ${EVENT_CATALOG.map((e) => e.type).join(', ')})`);
+    }
+    for (const type of unique) {
+      const scope = eventDefinition(type)!.scope;
+      if (!can(principal, scope)) throw new Forbidden(`subscribing to ${type} needs the scope ${scope}`);
+    }
+    return unique;
+  }
+
+  private checkSecret(secret: string): string {
+    const problem = secretProblem(secret);
+    if (problem) throw new InvalidRequest(`body.${problem}`);
+    return secret;
+  }
+
+  private seal(id: string, secret: string): string {
+    return this.box.seal(secret, `webhook:${id}`);
+  }
+
+  liveSecrets(subscription: WebhookSubscription, now = new Date()): string[] {
+    const secrets = [this.box.open(subscription.secretSealed, `webhook:${subscription.id}`)];
+    if (subscription.previousSecretSealed && subscription.previousSecretExpiresAt && subscription.previousSecretExpiresAt > now) {
+      secrets.push(this.box.open(subscription.previousSecretSealed, `webhook:${subscription.id}`));
+    }
+    return secrets;
+  }
+
+  async create(em: EntityManager, principal: Principal, input: Required<Pick<SubscriptionInput, 'url' | 'events'>> & SubscriptionInput) {
+    this.assertCan(principal, 'webhooks:write');
+    const url = this.checkUrl(input.url);
+    const events = this.checkEvents(principal, input.events);
+    const secret = input.secret !== undefined ? this.checkSecret(input.secret) : generateSecret();
+    const now = new Date();
+    const id = newId('wh');
+    const subscription = em.create(WebhookSubscription, {
+      id,
+      tenantId: principal.tenantId!,
+      // A tenant admin's subscription belongs to the tenant; an app's to the app.
+      ownerClientId: principal.scopes.has(SCOPE_ADMIN) ? null : principal.clientId,
+      createdBy: principal.subject,
+      url,
+      events,
+      enabled: input.enabled ?? true,
+      disabledReason: null,
+      secretSealed: this.seal(id, secret),
+      previousSecretSealed: null,
+      previousSecretExpiresAt: null,
+      failingSince: null,
+      createdAt: now,
+      updatedAt: now,
+    });
+    recordAudit(em, { tenantId: subscription.tenantId, actor: principal.subject, action: 'webhook.created', targetType: 'webhook', targetId: id, details: { url, events } });
+    await em.flush();
+    // The secret is shown once: here, when Tessera generated it.
+    return { subscription, secret: input.secret === undefined ? secret : undefined };
+  }
+
+  /** An app sees only its own subscriptions; a tenant admin sees the tenant's. Anything else is a 404. */
+  private visibleTo(principal: Principal): Record<string, unknown> {
+    return principal.scopes.has(SCOPE_ADMIN) ? {} : { ownerClientId: principal.clientId };
+  }
+
+  async list(em: EntityManager, principal: Principal, limit: number, cursor?: string): Promise<Page<WebhookSubscription>> {
+    this.assertCan(principal, 'webhooks:read');
+    const rows = await em.find(
+      WebhookSubscription,
+      { ...this.visibleTo(principal), ...afterCursor(decodeCursor(cursor)) },
+      { orderBy: { createdAt: 'asc', id: 'asc' }, limit: limit + 1 },
+    );
+    return toPage(rows, limit);
+  }
+
+  async get(em: EntityManager, principal: Principal, id: string, scope: 'webhooks:read' | 'webhooks:write' = 'webhooks:read'): Promise<WebhookSubscription> {
+    this.assertCan(principal, scope);
+    const found = await em.findOne(WebhookSubscription, { id, ...this.visibleTo(principal) });
+    if (!found) throw new NotFound(`no webhook ${id}`);
+    return found;
+  }
+
+  async update(em: EntityManager, principal: Principal, id: string, input: SubscriptionInput) {
+    const subscription = await this.get(em, principal, id, 'webhooks:write');
+    const now = new Date();
+    const changed: string[] = [];
+    if (input.url !== undefined) {
+      subscription.url = this.checkUrl(input.url);
+      changed.push('url');
+    }
+    if (input.events !== undefined) {
+      subscription.events = this.checkEvents(principal, input.events);
+      changed.push('events');
+    }
+    if (input.secret !== undefined) {
+      // The old secret keeps signing beside the new one for 24 h, so receivers can roll over.
+      subscription.previousSecretSealed = subscription.secretSealed;
+      subscription.previousSecretExpiresAt = new Date(now.getTime() + SECRET_OVERLAP_MS);
+      subscription.secretSealed = this.seal(id, this.checkSecret(input.secret));
+      changed.push('secret');
+    }
+    if (input.enabled !== undefined) {
+      subscription.enabled = input.enabled;
+      subscription.disabledReason = input.enabled ? null : 'disabled by a user';
+      if (input.enabled) subscription.failingSince = null;
+      changed.push('enabled');
+    }
+    subscription.updatedAt = now;
+    recordAudit(em, { tenantId: subscription.tenantId, actor: principal.subject, action: 'webhook.updated', targetType: 'webhook', targetId: id, details: { changed } });
+    await em.flush();
+    return subscription;
+  }
+
+  async remove(em: EntityManager, principal: Principal, id: string): Promise<void> {
+    const subscription = await this.get(em, principal, id, 'webhooks:write');
+    em.remove(subscription);
+    recordAudit(em, { tenantId: subscription.tenantId, actor: principal.subject, action: 'webhook.deleted', targetType: 'webhook', targetId: id });
+    await em.flush();
+  }
+
+  // ------------------------------------------------------------------ deliveries
+
+  async deliveries(em: EntityManager, principal: Principal, webhookId: string, status: DeliveryStatus | undefined, limit: number, cursor?: string) {
+    const subscription = await this.get(em, principal, webhookId);
+    const rows = await em.find(
+      WebhookDelivery,
+      { webhookId: subscription.id, ...(status ? { status } : {}), ...afterCursor(decodeCursor(cursor), 'desc') },
+      { orderBy: { createdAt: 'desc', id: 'desc' }, limit: limit + 1 },
+    );
+    return toPage(rows, limit);
+  }
+
+  async delivery(em: EntityManager, principal: Principal, webhookId: string, deliveryId: string) {
+    const subscription = await this.get(em, principal, webhookId);
+    const delivery = await em.findOne(WebhookDelivery, { id: deliveryId, webhookId: subscription.id });
+    if (!delivery) throw new NotFound(`no delivery ${deliveryId} for webhook ${webhookId}`);
+    const attempts = await em.find(WebhookAttempt, { deliveryId }, { orderBy: { number: 'asc' } });
+    return { delivery, attempts };
+  }
+
+  async redeliver(em: EntityManager, principal: Principal, webhookId: string, deliveryId: string): Promise<WebhookDelivery> {
+    this.assertCan(principal, 'webhooks:write');
+    const { delivery } = await this.delivery(em, principal, webhookId, deliveryId);
+    return em.transactional(async (tx) => {
+      const row = await tx.findOneOrFail(WebhookDelivery, { id: delivery.id });
+      row.status = 'queued';
+      row.nextAttemptAt = null;
+      row.updatedAt = new Date();
+      await enqueueDeliveries(tx, [row.id]);
+      return row;
+    });
+  }
+
+  /** A synthetic `webhook.test` event, delivered like any other (signed, retried, logged). */
+  async sendTest(em: EntityManager, principal: Principal, webhookId: string): Promise<WebhookDelivery> {
+    this.assertCan(principal, 'webhooks:write');
+    const subscription = await this.get(em, principal, webhookId, 'webhooks:write');
+    return em.transactional(async (tx) => {
+      const now = new Date();
+      const event = { id: newId('evt'), type: TEST_EVENT, createdAt: now, tenantId: subscription.tenantId, data: { webhook_id: subscription.id, message: 'This is a test delivery from Tessera.' } };
+      const delivery = tx.create(WebhookDelivery, {
+        id: newId('dlv'),
+        tenantId: subscription.tenantId,
+        webhookId: subscription.id,
+        eventId: event.id,
+        eventType: TEST_EVENT,
+        body: eventBody(event),
+        status: 'queued',
+        attempts: 0,
+        lastAttemptAt: null,
+        nextAttemptAt: null,
+        responseStatus: null,
+        latencyMs: null,
+        error: null,
+        createdAt: now,
+        updatedAt: now,
+      });
+      await tx.flush();
+      await enqueueDeliveries(tx, [delivery.id]);
+      return delivery;
+    });
+  }
+
+  // ------------------------------------------------------------------ one attempt (run by the worker)
+
+  /** Delay before retry number `retry` (1-based): the schedule, with ±10% jitter so retries do not stampede. */
+  private backoff(retry: number): number {
+    const base = this.config.webhooks.retrySchedule[retry - 1]! * 1000;
+    return Math.round(base * (0.9 + Math.random() * 0.2));
+  }
+
+  private retryAfter(response: OutboundResponse | undefined): number | null {
+    if (!response || (response.status !== 429 && response.status !== 503)) return null;
+    const header = response.headers['retry-after'];
+    const raw = Array.isArray(header) ? header[0] : header;
+    if (!raw) return null;
+    const seconds = /^\d+$/.test(raw) ? Number(raw) : (new Date(raw).getTime() - Date.now()) / 1000;
+    if (!Number.isFinite(seconds)) return null;
+    const max = Math.max(...this.config.webhooks.retrySchedule);
+    return Math.min(Math.max(seconds, RETRY_AFTER_MIN_S), max) * 1000;
+  }
+
+  async attempt(deliveryId: string): Promise<AttemptOutcome> {
+    const em = this.orm.em.fork();
+    const delivery = await em.findOne(WebhookDelivery, { id: deliveryId }, { filters: false });
+    if (!delivery || delivery.status === 'succeeded' || delivery.status === 'failed') return 'skipped';
+    const subscription = await em.findOne(WebhookSubscription, { id: delivery.webhookId }, { filters: false });
+    if (!subscription || !subscription.enabled) {
+      delivery.status = 'failed';
+      delivery.error = 'the subscription is disabled';
+      delivery.updatedAt = new Date();
+      await em.flush();
+      return 'failed';
+    }
+
+    const attemptedAt = new Date();
+    const headers = signatureHeaders(this.liveSecrets(subscription, attemptedAt), delivery.eventId, delivery.body, attemptedAt);
+    let response: OutboundResponse | undefined;
+    let error: string | null = null;
+    let latencyMs = 0;
+    try {
+      response = await this.http.post(subscription.url, headers, delivery.body);
+      latencyMs = response.latencyMs;
+      if (response.status < 200 || response.status >= 300) error = `the endpoint answered ${response.status}`;
+    } catch (e) {
+      const failure = e instanceof DeliveryError ? e : new DeliveryError('network', (e as Error).message);
+      error = failure.message;
+      latencyMs = failure.latencyMs;
+    }
+
+    return em.transactional(async (tx) => {
+      const row = await tx.findOneOrFail(WebhookDelivery, { id: deliveryId }, { filters: false });
+      const sub = await tx.findOneOrFail(WebhookSubscription, { id: subscription.id }, { filters: false });
+      row.attempts += 1;
+      row.lastAttemptAt = attemptedAt;
+      row.responseStatus = response?.status ?? null;
+      row.latencyMs = latencyMs;
+      row.error = error;
+      row.updatedAt = new Date();
+      tx.create(WebhookAttempt, {
+        id: newId('att'),
+        tenantId: row.tenantId,
+        deliveryId: row.id,
+        number: row.attempts,
+        attemptedAt,
+        responseStatus: response?.status ?? null,
+        latencyMs,
+        error,
+        responseSnippet: response?.snippet ?? null,
+      });
+
+      if (!error) {
+        row.status = 'succeeded';
+        row.nextAttemptAt = null;
+        sub.failingSince = null;
+        return 'succeeded' as const;
+      }
+      const now = new Date();
+      sub.failingSince ??= attemptedAt;
+      if (response?.status === 410) {
+        // 410 Gone: the receiver says the endpoint is gone for good (Svix, Standard Webhooks).
+        this.disable(tx, sub, 'the endpoint answered 410 Gone');
+      } else if (now.getTime() - sub.failingSince.getTime() >= this.config.webhooks.disableAfter * 1000) {
+        this.disable(tx, sub, `every delivery failed for ${Math.round(this.config.webhooks.disableAfter / 86_400)} day(s)`);
+      }
+      const retry = row.attempts; // the retry that would come next
+      if (!sub.enabled || retry > this.config.webhooks.retrySchedule.length) {
+        row.status = 'failed';
+        row.nextAttemptAt = null;
+        return 'failed' as const;
+      }
+      const wait = this.retryAfter(response) ?? this.backoff(retry);
+      row.status = 'retrying';
+      row.nextAttemptAt = new Date(now.getTime() + wait);
+      await enqueueDeliveries(tx, [row.id], row.nextAttemptAt);
+      return 'retrying' as const;
+    });
+  }
+
+  private disable(em: EntityManager, subscription: WebhookSubscription, reason: string): void {
+    if (!subscription.enabled) return;
+    subscription.enabled = false;
+    subscription.disabledReason = reason;
+    subscription.updatedAt = new Date();
+    recordAudit(em, { tenantId: subscription.tenantId, actor: 'system', action: 'webhook.disabled', targetType: 'webhook', targetId: subscription.id, details: { reason } });
+  }
+}

@@ -1,0 +1,80 @@
+// The delivery worker: graphile-worker jobs in the same PostgreSQL, picked with SKIP LOCKED and woken by
+// LISTEN/NOTIFY. At-least-once: a worker killed mid-delivery leaves its jobs locked; every live worker
+// heartbeats, and jobs of a worker silent for WORKER_HEARTBEAT_TIMEOUT are unlocked and run again.
+import { Logger, makeWorkerUtils, run, type Runner, type WorkerUtils } from 'graphile-worker';
+import pg from 'pg';
+import type { Config } from '../config.js';
+import { DELIVER_TASK } from './outbox.js';
+import type { WebhookService } from './service.js';
+
+export class DeliveryWorker {
+  private runner?: Runner;
+  private utils?: WorkerUtils;
+  private pool?: pg.Pool;
+  private readonly workerIds = new Set<string>();
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly config: Config,
+    private readonly databaseUrl: string,
+    private readonly webhooks: WebhookService,
+    private readonly log: (message: string, error?: unknown) => void,
+  ) {}
+
+  async start(): Promise<void> {
+    const logger = new Logger((scope) => (level, message, meta) => {
+      if (level === 'error' || level === 'warning') this.log(`worker: ${message}`, meta?.error ?? scope);
+    });
+    this.pool = new pg.Pool({ connectionString: this.databaseUrl, max: this.config.worker.concurrency + 4 });
+    this.utils = await makeWorkerUtils({ pgPool: this.pool, logger });
+    this.runner = await run({
+      pgPool: this.pool,
+      logger,
+      concurrency: this.config.worker.concurrency,
+      noHandleSignals: true,
+      pollInterval: 2000,
+      taskList: {
+        [DELIVER_TASK]: async (payload) => {
+          const { deliveryId } = payload as { deliveryId: string };
+          await this.webhooks.attempt(deliveryId);
+        },
+      },
+    });
+    this.runner.events.on('worker:create', ({ worker }) => void this.workerIds.add(worker.workerId));
+    this.runner.events.on('worker:stop', ({ worker }) => void this.workerIds.delete(worker.workerId));
+    const every = Math.max(500, (this.config.worker.heartbeatTimeout * 1000) / 5);
+    await this.beat();
+    this.timer = setInterval(() => void this.beat().catch((e) => this.log('worker heartbeat failed', e)), every);
+    this.timer.unref();
+  }
+
+  /** Records this process's workers as alive, and frees the jobs of workers that stopped beating. */
+  private async beat(): Promise<void> {
+    const pool = this.pool!;
+    const ids = [...this.workerIds];
+    if (ids.length) {
+      await pool.query(
+        `insert into worker_heartbeats (worker_id, last_seen) select id, now() from unnest($1::text[]) as id
+         on conflict (worker_id) do update set last_seen = now()`,
+        [ids],
+      );
+    }
+    const { rows } = await pool.query<{ worker_id: string }>(
+      `delete from worker_heartbeats where last_seen < now() - make_interval(secs => $1) and not (worker_id = any($2::text[])) returning worker_id`,
+      [this.config.worker.heartbeatTimeout, ids],
+    );
+    if (rows.length) {
+      this.log(`unlocking jobs of ${rows.length} worker(s) that stopped without finishing`);
+      await this.utils!.forceUnlockWorkers(rows.map((r) => r.worker_id));
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.runner?.stop();
+    const ids = [...this.workerIds];
+    if (ids.length) await this.pool?.query('delete from worker_heartbeats where worker_id = any($1::text[])', [ids]).catch(() => undefined);
+    await this.utils?.release();
+    await this.pool?.end();
+  }
+}
