@@ -20,8 +20,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
-# When operations/ (curated GraphQL bundles) exists, ship it too:
-# COPY operations ./operations
+# The curated GraphQL operation bundles (operations publish reads them):
+COPY operations ./operations
 # DATA_DIR (default ./.data) must be writable by the runtime user; it is only used without DATABASE_URL.
 RUN mkdir -p /app/.data && chown node:node /app/.data
 USER node

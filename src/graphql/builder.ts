@@ -7,6 +7,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { GraphQLError, Kind } from 'graphql';
 import type { IncidentService } from '../incidents/service.js';
 import type { Principal } from '../keys/tokens.js';
+import type { WebhookService } from '../webhooks/service.js';
 
 export interface GraphQLContext {
   principal: Principal;
@@ -14,6 +15,7 @@ export interface GraphQLContext {
   /** Tenant-filtered: every query sees only the X-Tenant-ID tenant's rows. */
   em: EntityManager;
   incidents: IncidentService;
+  webhooks: WebhookService;
 }
 
 export const builder = new SchemaBuilder<{

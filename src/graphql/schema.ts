@@ -2,6 +2,7 @@
 import type { GraphQLSchema } from 'graphql';
 import { builder } from './builder.js';
 import '../incidents/graphql.js';
+import '../webhooks/graphql.js';
 
 let schema: GraphQLSchema | undefined;
 

@@ -13,6 +13,7 @@ import { TENANT_FILTER } from '../db/orm.js';
 import { TesseraError } from '../errors.js';
 import { IncidentService } from '../incidents/service.js';
 import type { Principal, TokenService } from '../keys/tokens.js';
+import type { WebhookService } from '../webhooks/service.js';
 import type { GraphQLContext } from './builder.js';
 import { getSchema } from './schema.js';
 
@@ -34,7 +35,7 @@ function extractOperationId(params: { extensions?: Record<string, unknown> } & R
   return null;
 }
 
-export function registerGraphQL(app: FastifyInstance, deps: { orm: MikroORM; tokens: TokenService; bundles: BundleRegistry }): void {
+export function registerGraphQL(app: FastifyInstance, deps: { orm: MikroORM; tokens: TokenService; bundles: BundleRegistry; webhooks: WebhookService }): void {
   const incidents = new IncidentService();
   const callers = new WeakMap<Request, Promise<Caller>>();
   const operations = new WeakMap<Request, RegisteredOperation>();
@@ -163,7 +164,7 @@ export function registerGraphQL(app: FastifyInstance, deps: { orm: MikroORM; tok
       const { principal, tenantId } = await authenticate(request);
       const em = deps.orm.em.fork();
       em.setFilterParams(TENANT_FILTER, { tenantId });
-      return { principal, tenantId, em, incidents };
+      return { principal, tenantId, em, incidents, webhooks: deps.webhooks };
     },
   });
 

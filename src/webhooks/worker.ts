@@ -26,6 +26,8 @@ export class DeliveryWorker {
       if (level === 'error' || level === 'warning') this.log(`worker: ${message}`, meta?.error ?? scope);
     });
     this.pool = new pg.Pool({ connectionString: this.databaseUrl, max: this.config.worker.concurrency + 4 });
+    // An idle connection dropped by the server must not crash the process; the pool reconnects.
+    this.pool.on('error', (error) => this.log('worker database connection lost', error));
     this.utils = await makeWorkerUtils({ pgPool: this.pool, logger });
     this.runner = await run({
       pgPool: this.pool,
