@@ -2,7 +2,7 @@
 // bundle.json). Loaded and checked against the schema, published as immutable versions, assigned to apps.
 // The registry keeps every published operation parsed in memory and each app's allowed ids, refreshed on
 // every process at once through NOTIFY when an operator publishes, assigns or unassigns.
-import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { UniqueConstraintViolationException, type EntityManager, type MikroORM } from '@mikro-orm/postgresql';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -24,11 +24,13 @@ import { recordAudit } from '../audit/service.js';
 import type { Notifications } from '../db/notifications.js';
 import { Conflict, InvalidRequest, NotFound } from '../errors.js';
 import { newId, sha256 } from '../ids.js';
+import { Reloader } from '../reloader.js';
 import { AppBundle, BundleOperation, BundleVersion, OperationStat } from './entities.js';
 
 export const BUNDLES_CHANNEL = 'tessera_bundles';
 const BUNDLE_NAME = /^[a-z][a-z0-9-]{1,62}$/;
 const VERSION = /^\d+\.\d+\.\d+$/;
+export const MAX_TOKENS = 2000;
 
 export interface CheckedOperation {
   file: string;
@@ -117,7 +119,8 @@ export function loadBundles(schema: GraphQLSchema, dir: string): { bundles: Chec
 export function checkOperation(schema: GraphQLSchema, text: string, problem: (message: string) => void): Omit<CheckedOperation, 'file'> | null {
   let document: DocumentNode;
   try {
-    document = parse(text);
+    // The same token limit as requests: persisted documents are handed to Yoga already parsed.
+    document = parse(text, { maxTokens: MAX_TOKENS });
   } catch (error) {
     problem(`does not parse: ${(error as GraphQLError).message}`);
     return null;
@@ -162,7 +165,7 @@ export class BundleRegistry {
   private operations = new Map<string, RegisteredOperation>();
   private allowed = new Map<string, Set<string>>();
   private pendingStats = new Map<string, StatDelta>();
-  private loading?: Promise<void>;
+  private readonly reloader = new Reloader(() => this.load());
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -188,41 +191,38 @@ export class BundleRegistry {
   }
 
   /** Every published operation, checked again against the schema this process serves. */
-  async reload(): Promise<void> {
-    this.loading ??= (async () => {
-      try {
-        const em = this.orm.em.fork();
-        const rows = await em.find(BundleOperation, {});
-        const versions = new Map((await em.find(BundleVersion, {})).map((v) => [v.id, v]));
-        const operations = new Map<string, RegisteredOperation>();
-        const byBundle = new Map<string, Set<string>>();
-        for (const row of rows) {
-          const version = versions.get(row.versionId);
-          if (!version) continue;
-          let registered = operations.get(row.operationId) ?? this.operations.get(row.operationId);
-          if (!registered) {
-            const checked = checkOperation(this.schema, row.document, (message) => this.log(`operation ${row.operationName} (${row.operationId}) is not served: ${message}`));
-            if (!checked) continue;
-            registered = { id: row.operationId, name: row.operationName, type: checked.type, document: parse(row.document), requiredScopes: checked.requiredScopes };
-          }
-          operations.set(row.operationId, registered);
-          const ids = byBundle.get(version.bundle) ?? new Set<string>();
-          ids.add(row.operationId);
-          byBundle.set(version.bundle, ids);
-        }
-        const allowed = new Map<string, Set<string>>();
-        for (const assignment of await em.find(AppBundle, {}, { filters: false })) {
-          const ids = allowed.get(assignment.appId) ?? new Set<string>();
-          for (const id of byBundle.get(assignment.bundle) ?? []) ids.add(id);
-          allowed.set(assignment.appId, ids);
-        }
-        this.operations = operations;
-        this.allowed = allowed;
-      } finally {
-        this.loading = undefined;
+  reload(): Promise<void> {
+    return this.reloader.run();
+  }
+
+  private async load(): Promise<void> {
+    const em = this.orm.em.fork();
+    const rows = await em.find(BundleOperation, {});
+    const versions = new Map((await em.find(BundleVersion, {})).map((v) => [v.id, v]));
+    const operations = new Map<string, RegisteredOperation>();
+    const byBundle = new Map<string, Set<string>>();
+    for (const row of rows) {
+      const version = versions.get(row.versionId);
+      if (!version) continue;
+      let registered = operations.get(row.operationId) ?? this.operations.get(row.operationId);
+      if (!registered) {
+        const checked = checkOperation(this.schema, row.document, (message) => this.log(`operation ${row.operationName} (${row.operationId}) is not served: ${message}`));
+        if (!checked) continue;
+        registered = { id: row.operationId, name: row.operationName, type: checked.type, document: parse(row.document), requiredScopes: checked.requiredScopes };
       }
-    })();
-    return this.loading;
+      operations.set(row.operationId, registered);
+      const ids = byBundle.get(version.bundle) ?? new Set<string>();
+      ids.add(row.operationId);
+      byBundle.set(version.bundle, ids);
+    }
+    const allowed = new Map<string, Set<string>>();
+    for (const assignment of await em.find(AppBundle, {}, { filters: false })) {
+      const ids = allowed.get(assignment.appId) ?? new Set<string>();
+      for (const id of byBundle.get(assignment.bundle) ?? []) ids.add(id);
+      allowed.set(assignment.appId, ids);
+    }
+    this.operations = operations;
+    this.allowed = allowed;
   }
 
   /** The operation if it is in one of the app's bundles; otherwise null, whether or not it exists elsewhere. */
@@ -266,6 +266,16 @@ export class BundleRegistry {
 
   /** Publishes new versions; an already published version is left alone if unchanged, refused if changed. */
   async publish(bundles: CheckedBundle[], actor: string): Promise<Array<{ bundle: string; version: string; status: 'published' | 'unchanged' }>> {
+    try {
+      return await this.publishOnce(bundles, actor);
+    } catch (error) {
+      // Another publish of the same version committed first: run again, it now finds that version.
+      if (error instanceof UniqueConstraintViolationException) return this.publishOnce(bundles, actor);
+      throw error;
+    }
+  }
+
+  private async publishOnce(bundles: CheckedBundle[], actor: string): Promise<Array<{ bundle: string; version: string; status: 'published' | 'unchanged' }>> {
     const results = await this.orm.em.fork().transactional(async (tx) => {
       const out: Array<{ bundle: string; version: string; status: 'published' | 'unchanged' }> = [];
       for (const bundle of bundles) {
@@ -314,8 +324,13 @@ export class BundleRegistry {
   async assign(app: { id: string; tenantId: string }, bundle: string, actor: string): Promise<{ assigned: boolean }> {
     const result = await this.orm.em.fork().transactional(async (tx) => {
       await this.assertBundle(tx, bundle);
-      if (await tx.findOne(AppBundle, { appId: app.id, bundle }, { filters: false })) return { assigned: false };
-      tx.create(AppBundle, { appId: app.id, bundle, tenantId: app.tenantId, assignedAt: new Date(), assignedBy: actor });
+      // Insert-or-nothing: two operators assigning at once both succeed, one of them as "already assigned".
+      const inserted: unknown[] = await tx.execute(
+        `insert into app_bundles (app_id, bundle, tenant_id, assigned_at, assigned_by) values (?, ?, ?, ?, ?)
+         on conflict (app_id, bundle) do nothing returning app_id`,
+        [app.id, bundle, app.tenantId, new Date(), actor],
+      );
+      if (!inserted.length) return { assigned: false };
       recordAudit(tx, { tenantId: app.tenantId, actor, action: 'bundle.assigned', targetType: 'app', targetId: app.id, details: { bundle } });
       await this.announce(tx);
       return { assigned: true };

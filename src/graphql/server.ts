@@ -8,7 +8,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
-import type { BundleRegistry, RegisteredOperation } from '../bundles/service.js';
+import { MAX_TOKENS, type BundleRegistry, type RegisteredOperation } from '../bundles/service.js';
 import { TENANT_FILTER } from '../db/orm.js';
 import { TesseraError } from '../errors.js';
 import { IncidentService } from '../incidents/service.js';
@@ -94,11 +94,29 @@ export function registerGraphQL(app: FastifyInstance, deps: { orm: MikroORM; tok
     },
   };
 
+  /**
+   * graphql-armor throws its rejections out of validation; here they become validation errors like any
+   * other, so Yoga answers them as GraphQL over HTTP says: GRAPHQL_VALIDATION_FAILED, and 400 for
+   * application/graphql-response+json (200 for legacy application/json clients).
+   */
+  const validationFailures: Plugin = {
+    onValidate({ validateFn, setValidationFn }) {
+      setValidationFn((...args: Parameters<typeof validateFn>) => {
+        try {
+          return validateFn(...args);
+        } catch (error) {
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
+      });
+    },
+  };
+
   const armor = new EnvelopArmor({
     maxDepth: { n: 8 },
     maxAliases: { n: 5 },
     maxDirectives: { n: 10 },
-    maxTokens: { n: 2000 },
+    maxTokens: { n: MAX_TOKENS },
     costLimit: { maxCost: 5000 },
     blockFieldSuggestion: { enabled: true },
   });
@@ -158,6 +176,7 @@ export function registerGraphQL(app: FastifyInstance, deps: { orm: MikroORM; tok
       }),
       noIntrospection,
       ...armor.protect().plugins,
+      validationFailures,
       operationScopesAndStats,
     ],
     context: async ({ request }) => {

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { recordAudit } from '../audit/service.js';
 import type { Config } from '../config.js';
 import type { Notifications } from '../db/notifications.js';
+import { Reloader } from '../reloader.js';
 import type { SecretBox } from '../secret-box.js';
 import { SigningKey, type KeyState } from './entities.js';
 
@@ -47,7 +48,7 @@ export class Keyring {
   private active?: { kid: string; alg: string; signKey: CryptoKey };
   private jwksJson = '{"keys":[]}';
   private lastLoad = 0;
-  private loading?: Promise<void>;
+  private readonly reloader = new Reloader(() => this.load());
   private horizonBump?: Promise<void>;
   private timer?: NodeJS.Timeout;
 
@@ -171,36 +172,34 @@ export class Keyring {
     );
   }
 
-  async reload(): Promise<void> {
-    this.loading ??= (async () => {
-      try {
-        const em = this.orm.em.fork();
-        await this.expireRetired(em);
-        const rows = await em.find(SigningKey, { state: { $in: ['next', 'active', 'retired'] } }, { orderBy: { createdAt: 'asc' } });
-        const keys = new Map<string, LoadedKey>();
-        for (const row of rows) {
-          const known = this.keys.get(row.kid);
-          keys.set(row.kid, {
-            kid: row.kid,
-            alg: row.alg,
-            state: row.state,
-            publicJwk: row.publicJwk,
-            verifyKey: known?.verifyKey ?? ((await importJWK(row.publicJwk, row.alg)) as CryptoKey),
-            tokenHorizon: row.tokenHorizon ? Math.floor(row.tokenHorizon.getTime() / 1000) : 0,
-          });
-          if (row.state === 'active' && this.active?.kid !== row.kid) {
-            const pem = this.box.open(row.privateKeySealed, `signing-key:${row.kid}`);
-            this.active = { kid: row.kid, alg: row.alg, signKey: await importPKCS8(pem, row.alg) };
-          }
-        }
-        this.keys = keys;
-        this.jwksJson = JSON.stringify({ keys: rows.map((r) => publicOnly(r.publicJwk)) });
-        this.lastLoad = Date.now();
-      } finally {
-        this.loading = undefined;
+  /** Loads keys again; a call during a load gets a second load, so a rotation committed meanwhile is seen. */
+  reload(): Promise<void> {
+    return this.reloader.run();
+  }
+
+  private async load(): Promise<void> {
+    const em = this.orm.em.fork();
+    await this.expireRetired(em);
+    const rows = await em.find(SigningKey, { state: { $in: ['next', 'active', 'retired'] } }, { orderBy: { createdAt: 'asc' } });
+    const keys = new Map<string, LoadedKey>();
+    for (const row of rows) {
+      const known = this.keys.get(row.kid);
+      keys.set(row.kid, {
+        kid: row.kid,
+        alg: row.alg,
+        state: row.state,
+        publicJwk: row.publicJwk,
+        verifyKey: known?.verifyKey ?? ((await importJWK(row.publicJwk, row.alg)) as CryptoKey),
+        tokenHorizon: row.tokenHorizon ? Math.floor(row.tokenHorizon.getTime() / 1000) : 0,
+      });
+      if (row.state === 'active' && this.active?.kid !== row.kid) {
+        const pem = this.box.open(row.privateKeySealed, `signing-key:${row.kid}`);
+        this.active = { kid: row.kid, alg: row.alg, signKey: await importPKCS8(pem, row.alg) };
       }
-    })();
-    return this.loading;
+    }
+    this.keys = keys;
+    this.jwksJson = JSON.stringify({ keys: rows.map((r) => publicOnly(r.publicJwk)) });
+    this.lastLoad = Date.now();
   }
 
   /** The verification key for a `kid`, reloading once (rate-limited) when the kid is unknown. */
