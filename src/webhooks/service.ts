@@ -17,8 +17,9 @@ import { enqueueDeliveries, eventBody } from './outbox.js';
 import { generateSecret, secretProblem, signatureHeaders } from './signing.js';
 
 const SECRET_OVERLAP_MS = 24 * 3600 * 1000;
-/** Bounds on a receiver's Retry-After (429, 503): at least 1 s, at most the longest scheduled wait. */
+/** Bounds on a receiver's Retry-After (429, 503): at least 1 s; at most the longest scheduled wait, or an hour. */
 const RETRY_AFTER_MIN_S = 1;
+const RETRY_AFTER_FLOOR_OF_MAX_S = 3600;
 
 export interface SubscriptionInput {
   url?: string;
@@ -273,7 +274,7 @@ export class WebhookService {
     if (!raw) return null;
     const seconds = /^\d+$/.test(raw) ? Number(raw) : (new Date(raw).getTime() - Date.now()) / 1000;
     if (!Number.isFinite(seconds)) return null;
-    const max = Math.max(...this.config.webhooks.retrySchedule);
+    const max = Math.max(...this.config.webhooks.retrySchedule, RETRY_AFTER_FLOOR_OF_MAX_S);
     return Math.min(Math.max(seconds, RETRY_AFTER_MIN_S), max) * 1000;
   }
 
@@ -307,7 +308,6 @@ export class WebhookService {
 
     return em.transactional(async (tx) => {
       const row = await tx.findOneOrFail(WebhookDelivery, { id: deliveryId }, { filters: false });
-      const sub = await tx.findOneOrFail(WebhookSubscription, { id: subscription.id }, { filters: false });
       row.attempts += 1;
       row.lastAttemptAt = attemptedAt;
       row.responseStatus = response?.status ?? null;
@@ -329,19 +329,25 @@ export class WebhookService {
       if (!error) {
         row.status = 'succeeded';
         row.nextAttemptAt = null;
-        sub.failingSince = null;
+        // Only a subscription that was failing is written: deliveries to one endpoint do not queue on its row.
+        await tx.execute('update webhook_subscriptions set failing_since = null where id = ? and failing_since is not null', [subscription.id]);
         return 'succeeded' as const;
       }
       const now = new Date();
-      sub.failingSince ??= attemptedAt;
-      if (response?.status === 410) {
+      // Atomic bookkeeping, no row lock held: concurrent attempts see one start of the failure run.
+      const [state] = await tx.execute<Array<{ failing_since: Date; enabled: boolean }>>(
+        'update webhook_subscriptions set failing_since = coalesce(failing_since, ?) where id = ? returning failing_since, enabled',
+        [attemptedAt, subscription.id],
+      );
+      let enabled = state?.enabled ?? false;
+      if (enabled && response?.status === 410) {
         // 410 Gone: the receiver says the endpoint is gone for good (Svix, Standard Webhooks).
-        this.disable(tx, sub, 'the endpoint answered 410 Gone');
-      } else if (now.getTime() - sub.failingSince.getTime() >= this.config.webhooks.disableAfter * 1000) {
-        this.disable(tx, sub, `every delivery failed for ${Math.round(this.config.webhooks.disableAfter / 86_400)} day(s)`);
+        enabled = !(await this.disable(tx, subscription, 'the endpoint answered 410 Gone'));
+      } else if (enabled && state && now.getTime() - new Date(state.failing_since).getTime() >= this.config.webhooks.disableAfter * 1000) {
+        enabled = !(await this.disable(tx, subscription, `every delivery failed for ${Math.round(this.config.webhooks.disableAfter / 86_400)} day(s)`));
       }
       const retry = row.attempts; // the retry that would come next
-      if (!sub.enabled || retry > this.config.webhooks.retrySchedule.length) {
+      if (!enabled || retry > this.config.webhooks.retrySchedule.length) {
         row.status = 'failed';
         row.nextAttemptAt = null;
         return 'failed' as const;
@@ -354,11 +360,14 @@ export class WebhookService {
     });
   }
 
-  private disable(em: EntityManager, subscription: WebhookSubscription, reason: string): void {
-    if (!subscription.enabled) return;
-    subscription.enabled = false;
-    subscription.disabledReason = reason;
-    subscription.updatedAt = new Date();
+  /** Disables once (whoever gets there first writes the audit event); true if this call disabled it. */
+  private async disable(em: EntityManager, subscription: WebhookSubscription, reason: string): Promise<boolean> {
+    const changed: unknown[] = await em.execute(
+      'update webhook_subscriptions set enabled = false, disabled_reason = ?, updated_at = ? where id = ? and enabled returning id',
+      [reason, new Date(), subscription.id],
+    );
+    if (!changed.length) return false;
     recordAudit(em, { tenantId: subscription.tenantId, actor: 'system', action: 'webhook.disabled', targetType: 'webhook', targetId: subscription.id, details: { reason } });
+    return true;
   }
 }

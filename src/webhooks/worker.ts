@@ -1,7 +1,8 @@
 // The delivery worker: graphile-worker jobs in the same PostgreSQL, picked with SKIP LOCKED and woken by
 // LISTEN/NOTIFY. At-least-once: a worker killed mid-delivery leaves its jobs locked; every live worker
-// heartbeats, and jobs of a worker silent for WORKER_HEARTBEAT_TIMEOUT are unlocked and run again.
-import { Logger, makeWorkerUtils, run, type Runner, type WorkerUtils } from 'graphile-worker';
+// pool heartbeats, and jobs of a pool silent for WORKER_HEARTBEAT_TIMEOUT are unlocked and run again.
+import { EventEmitter } from 'node:events';
+import { Logger, makeWorkerUtils, run, type Runner, type WorkerEvents, type WorkerUtils } from 'graphile-worker';
 import pg from 'pg';
 import type { Config } from '../config.js';
 import { DELIVER_TASK } from './outbox.js';
@@ -11,7 +12,8 @@ export class DeliveryWorker {
   private runner?: Runner;
   private utils?: WorkerUtils;
   private pool?: pg.Pool;
-  private readonly workerIds = new Set<string>();
+  /** graphile-worker 0.17 locks jobs with the id of the worker pool (`locked_by`), so pools are what beat. */
+  private readonly poolIds = new Set<string>();
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -29,9 +31,14 @@ export class DeliveryWorker {
     // An idle connection dropped by the server must not crash the process; the pool reconnects.
     this.pool.on('error', (error) => this.log('worker database connection lost', error));
     this.utils = await makeWorkerUtils({ pgPool: this.pool, logger });
+    // Listening before run(): the pool is created, and announced, inside it.
+    const events: WorkerEvents = new EventEmitter();
+    events.on('pool:create', ({ workerPool }) => void this.poolIds.add(workerPool.id));
+    events.on('pool:release', ({ pool }) => void this.poolIds.delete(pool.id));
     this.runner = await run({
       pgPool: this.pool,
       logger,
+      events,
       concurrency: this.config.worker.concurrency,
       noHandleSignals: true,
       pollInterval: 2000,
@@ -42,18 +49,16 @@ export class DeliveryWorker {
         },
       },
     });
-    this.runner.events.on('worker:create', ({ worker }) => void this.workerIds.add(worker.workerId));
-    this.runner.events.on('worker:stop', ({ worker }) => void this.workerIds.delete(worker.workerId));
     const every = Math.max(500, (this.config.worker.heartbeatTimeout * 1000) / 5);
     await this.beat();
     this.timer = setInterval(() => void this.beat().catch((e) => this.log('worker heartbeat failed', e)), every);
     this.timer.unref();
   }
 
-  /** Records this process's workers as alive, and frees the jobs of workers that stopped beating. */
+  /** Records this process's pools as alive, and frees the jobs of pools that stopped beating. */
   private async beat(): Promise<void> {
     const pool = this.pool!;
-    const ids = [...this.workerIds];
+    const ids = [...this.poolIds];
     if (ids.length) {
       await pool.query(
         `insert into worker_heartbeats (worker_id, last_seen) select id, now() from unnest($1::text[]) as id
@@ -66,7 +71,7 @@ export class DeliveryWorker {
       [this.config.worker.heartbeatTimeout, ids],
     );
     if (rows.length) {
-      this.log(`unlocking jobs of ${rows.length} worker(s) that stopped without finishing`);
+      this.log(`unlocking jobs of ${rows.length} worker pool(s) that stopped without finishing`);
       await this.utils!.forceUnlockWorkers(rows.map((r) => r.worker_id));
     }
   }
@@ -74,7 +79,7 @@ export class DeliveryWorker {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await this.runner?.stop();
-    const ids = [...this.workerIds];
+    const ids = [...this.poolIds];
     if (ids.length) await this.pool?.query('delete from worker_heartbeats where worker_id = any($1::text[])', [ids]).catch(() => undefined);
     await this.utils?.release();
     await this.pool?.end();

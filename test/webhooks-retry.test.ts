@@ -1,0 +1,227 @@
+// Retries and their ends: a receiver's Retry-After (429, 503) within bounds, a schedule run to the end,
+// and the auto-disable after 5 days of failures (simulated by moving failing_since back: the only
+// direct database write here), with its audit event, no deliveries while disabled, and re-enabling.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { gql, operationId, partner, publishShippedBundles, type Partner } from './helpers/graphql.js';
+import { bearer, startHarness, type Harness, type TenantFixture } from './helpers/harness.js';
+import { Receiver, type Received } from './helpers/receiver.js';
+
+let h: Harness;
+let acme: TenantFixture;
+let sync: Partner;
+let receiver: Receiver;
+
+const CREATE = operationId('incident-sync', 'CreateIncident');
+
+beforeAll(async () => {
+  h = await startHarness(
+    { WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8', WEBHOOK_HTTP_HOSTS: '127.0.0.1', WEBHOOK_RETRY_SCHEDULE: '1,1,1', WEBHOOK_TIMEOUT: '2' },
+    { worker: true },
+  );
+  acme = await h.tenant('acme');
+  await publishShippedBundles(h);
+  sync = await partner(h, acme, ['incident-read', 'incident-sync']);
+  receiver = await new Receiver().start();
+});
+afterAll(async () => {
+  await receiver?.stop();
+  await h?.close();
+});
+beforeEach(() => {
+  receiver.respond = () => ({ status: 204 });
+});
+
+async function subscribe(path: string): Promise<string> {
+  const res = await h.request({ method: 'POST', url: '/v1/webhooks', headers: bearer(acme.adminToken), payload: { url: `${receiver.url}${path}`, events: ['incident.created'] } });
+  expect(res.statusCode).toBe(201);
+  return res.json().id;
+}
+
+async function createIncident(title: string): Promise<string> {
+  const res = await gql(h, sync, acme.tenantId, { documentId: `sha256:${CREATE}`, variables: { input: { title, severity: 'SEV3' } } });
+  expect(res.statusCode).toBe(200);
+  return res.json().data.createIncident.incident.id;
+}
+
+type DeliveryView = { id: string; status: string; attempts: number; attempted_at: string | null; next_attempt_at: string | null; response_status: number | null; error: string | null };
+
+async function deliveries(webhookId: string): Promise<DeliveryView[]> {
+  const res = await h.request({ method: 'GET', url: `/v1/webhooks/${webhookId}/deliveries?limit=100`, headers: bearer(acme.adminToken) });
+  expect(res.statusCode).toBe(200);
+  return res.json().deliveries;
+}
+
+async function webhook(webhookId: string) {
+  return (await h.request({ method: 'GET', url: `/v1/webhooks/${webhookId}`, headers: bearer(acme.adminToken) })).json();
+}
+
+async function failingSince(webhookId: string): Promise<Date | null> {
+  const [row] = await h.runtime.orm.em.fork().getConnection().execute('select failing_since from webhook_subscriptions where id = ?', [webhookId]);
+  return row.failing_since ? new Date(row.failing_since) : null;
+}
+
+const gap = (requests: Received[], i: number) => requests[i]!.at - requests[i - 1]!.at;
+
+/**
+ * The wait the service chose after the first failed attempt, to the millisecond (next_attempt_at minus
+ * the attempt's start, read while the delivery is `retrying`). The REST view rounds to seconds, and the
+ * worker's 2 s poll can add up to 2 s to when a retry really goes out, so the receiver's clock alone
+ * cannot tell a 1 s schedule from a 2 s Retry-After.
+ */
+async function chosenWait(webhookId: string): Promise<number> {
+  const connection = h.runtime.orm.em.fork().getConnection();
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const [row] = await connection.execute(`select status, last_attempt_at, next_attempt_at from webhook_deliveries where webhook_id = ?`, [webhookId]);
+    if (row?.status === 'retrying') return new Date(row.next_attempt_at).getTime() - new Date(row.last_attempt_at).getTime();
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`no delivery of ${webhookId} was retrying within 10 s`);
+}
+
+describe('Retry-After', () => {
+  it('waits as long as a 429 asks (Retry-After: 2) rather than the 1 s schedule', async () => {
+    const webhookId = await subscribe('/busy');
+    let calls = 0;
+    receiver.respond = (r) => (r.path === '/busy' && ++calls === 1 ? { status: 429, headers: { 'retry-after': '2' }, body: 'slow down' } : { status: 204 });
+    const incident = await createIncident('Rate limited receiver');
+    // The schedule alone says 1 s (900 to 1100 ms with jitter); the receiver asked for 2 s.
+    const wait = await chosenWait(webhookId);
+    expect(wait).toBeGreaterThanOrEqual(2000);
+    expect(wait).toBeLessThan(2500);
+    const requests = await receiver.waitFor(2, (r) => r.path === '/busy' && r.body.includes(incident), 15_000);
+    expect(requests[1]!.headers['webhook-id']).toBe(requests[0]!.headers['webhook-id']);
+    expect(gap(requests, 1)).toBeGreaterThanOrEqual(1950); // and it did not come back sooner
+    await expect.poll(async () => (await deliveries(webhookId))[0]?.status).toBe('succeeded');
+  });
+
+  it('waits as long as a 503 asks with an HTTP-date Retry-After', async () => {
+    const webhookId = await subscribe('/maintenance');
+    let calls = 0;
+    let asked = 0;
+    receiver.respond = (r) => {
+      if (r.path !== '/maintenance' || ++calls > 1) return { status: 204 };
+      const until = new Date(Date.now() + 3000);
+      asked = Math.floor(until.getTime() / 1000) * 1000; // an HTTP-date has 1 s resolution
+      return { status: 503, headers: { 'retry-after': until.toUTCString() } };
+    };
+    const incident = await createIncident('Receiver in maintenance');
+    const wait = await chosenWait(webhookId);
+    expect(wait).toBeGreaterThanOrEqual(1900); // 2 to 3 s from when it was asked
+    expect(wait).toBeLessThan(3200);
+    const requests = await receiver.waitFor(2, (r) => r.path === '/maintenance' && r.body.includes(incident), 15_000);
+    expect(requests[1]!.at).toBeGreaterThanOrEqual(asked - 50);
+  });
+
+  it('records the wait it chose, and does not let a receiver park a delivery for a day', async () => {
+    const webhookId = await subscribe('/park');
+    receiver.respond = (r) => (r.path === '/park' ? { status: 429, headers: { 'retry-after': '86400' } } : { status: 204 });
+    await createIncident('Receiver asks for a day');
+    const wait = await chosenWait(webhookId);
+    expect(wait).toBeGreaterThanOrEqual(1000); // at least the 1 s floor
+    expect(wait).toBeLessThan(86_400_000); // bounded: the receiver cannot park it for the day it asked for
+    const [delivery] = await deliveries(webhookId);
+    expect(delivery).toMatchObject({ attempts: 1, response_status: 429, error: 'the endpoint answered 429', next_attempt_at: expect.stringMatching(/Z$/) });
+    receiver.respond = () => ({ status: 204 });
+  });
+
+  it('ignores Retry-After on other statuses (a 500 follows the schedule)', async () => {
+    const webhookId = await subscribe('/broken');
+    let calls = 0;
+    receiver.respond = (r) => (r.path === '/broken' && ++calls === 1 ? { status: 500, headers: { 'retry-after': '5' } } : { status: 204 });
+    const incident = await createIncident('Broken receiver with Retry-After');
+    const wait = await chosenWait(webhookId);
+    expect(wait).toBeGreaterThanOrEqual(850); // 1 s ± 10% jitter
+    expect(wait).toBeLessThan(1300);
+    const requests = await receiver.waitFor(2, (r) => r.path === '/broken' && r.body.includes(incident), 15_000);
+    expect(gap(requests, 1)).toBeLessThan(4000);
+  });
+});
+
+describe('the end of the schedule', () => {
+  it('marks a delivery failed, with no next attempt, after the first try and every scheduled retry', async () => {
+    const webhookId = await subscribe('/down');
+    receiver.respond = (r) => (r.path === '/down' ? { status: 500, body: 'down' } : { status: 204 });
+    const incident = await createIncident('Receiver stays down');
+    await expect.poll(async () => (await deliveries(webhookId))[0]?.status, { timeout: 20_000, interval: 200 }).toBe('failed');
+    const [delivery] = await deliveries(webhookId);
+    expect(delivery).toMatchObject({ status: 'failed', attempts: 4, next_attempt_at: null, response_status: 500, error: 'the endpoint answered 500' });
+    const requests = receiver.received.filter((r) => r.path === '/down' && r.body.includes(incident));
+    expect(requests).toHaveLength(4); // 1 + the 3 retries of '1,1,1'
+    expect(new Set(requests.map((r) => r.headers['webhook-id'])).size).toBe(1);
+    const detail = (await h.request({ method: 'GET', url: `/v1/webhooks/${webhookId}/deliveries/${delivery!.id}`, headers: bearer(acme.adminToken) })).json();
+    expect(detail.attempt_history.map((a: { number: number }) => a.number)).toEqual([1, 2, 3, 4]);
+    // No fifth attempt comes.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(receiver.received.filter((r) => r.path === '/down' && r.body.includes(incident))).toHaveLength(4);
+    // One failed delivery alone does not disable the subscription.
+    expect((await webhook(webhookId)).enabled).toBe(true);
+  });
+});
+
+describe('failing_since and the 5-day auto-disable', () => {
+  it('a success clears failing_since', async () => {
+    const webhookId = await subscribe('/recovers');
+    let calls = 0;
+    receiver.respond = (r) => (r.path === '/recovers' ? (++calls === 1 ? { status: 500 } : { status: 200 }) : { status: 204 });
+    const started = new Date();
+    await createIncident('Receiver recovers');
+    await chosenWait(webhookId); // the first attempt failed; the retry is a second away
+    // The failure started a run of failures...
+    const since = await failingSince(webhookId);
+    expect(since).not.toBeNull();
+    expect(since!.getTime()).toBeGreaterThanOrEqual(started.getTime() - 1000);
+    // ...which the successful retry ends.
+    await expect.poll(async () => (await deliveries(webhookId))[0]?.status, { timeout: 10_000 }).toBe('succeeded');
+    expect(await failingSince(webhookId)).toBeNull();
+  });
+
+  it('disables after 5 days of failures with a reason and an audit event, delivers nothing while disabled, and can be re-enabled', async () => {
+    const webhookId = await subscribe('/dead');
+    receiver.respond = (r) => (r.path === '/dead' ? { status: 500 } : { status: 204 });
+    await createIncident('Receiver dead for days');
+    await chosenWait(webhookId); // the first attempt failed and set failing_since
+    const since = await failingSince(webhookId);
+    expect(since).not.toBeNull();
+
+    // Six days of failures pass (the only direct write: time cannot be waited for).
+    await h.runtime.orm.em
+      .fork()
+      .getConnection()
+      .execute(`update webhook_subscriptions set failing_since = now() - interval '6 days' where id = ?`, [webhookId]);
+
+    // The next failure disables the subscription and ends the delivery.
+    await expect.poll(async () => (await webhook(webhookId)).enabled, { timeout: 10_000 }).toBe(false);
+    const disabled = await webhook(webhookId);
+    expect(disabled.disabled_reason).toBe('every delivery failed for 5 day(s)');
+    await expect.poll(async () => (await deliveries(webhookId))[0]?.status).toBe('failed');
+    expect((await deliveries(webhookId))[0]).toMatchObject({ status: 'failed', attempts: 2, next_attempt_at: null });
+
+    const audit = await h.request({ method: 'GET', url: '/v1/platform/audit-events?action=webhook.disabled', headers: bearer(acme.adminToken) });
+    expect(audit.statusCode).toBe(200);
+    const events = audit.json().events.filter((e: { target_id: string }) => e.target_id === webhookId);
+    expect(events).toEqual([
+      expect.objectContaining({ actor: 'system', action: 'webhook.disabled', target_type: 'webhook', target_id: webhookId, details: { reason: 'every delivery failed for 5 day(s)' } }),
+    ]);
+
+    // Disabled: a new event gets no delivery, and nothing is sent.
+    const before = receiver.received.filter((r) => r.path === '/dead').length;
+    const quiet = await createIncident('While disabled');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await deliveries(webhookId)).map((d) => d.id)).toHaveLength(1);
+    expect(receiver.received.filter((r) => r.path === '/dead')).toHaveLength(before);
+    expect(receiver.received.some((r) => r.path === '/dead' && r.body.includes(quiet))).toBe(false);
+
+    // Re-enabled by its owner: the reason and the run of failures are cleared, deliveries resume.
+    receiver.respond = () => ({ status: 204 });
+    const put = await h.request({ method: 'PUT', url: `/v1/webhooks/${webhookId}`, headers: bearer(acme.adminToken), payload: { enabled: true } });
+    expect(put.statusCode).toBe(200);
+    expect(put.json()).toMatchObject({ id: webhookId, enabled: true, disabled_reason: null });
+    expect(await failingSince(webhookId)).toBeNull();
+    const revived = await createIncident('After re-enabling');
+    await receiver.waitFor(1, (r) => r.path === '/dead' && r.body.includes(revived));
+    await expect.poll(async () => (await deliveries(webhookId))[0]?.status).toBe('succeeded');
+    expect(await deliveries(webhookId)).toHaveLength(2);
+    expect((await webhook(webhookId)).enabled).toBe(true);
+  });
+});
