@@ -2,8 +2,9 @@
 // bare Fastify + jose baseline, and time start-to-ready on first run and on existing data.
 //
 // Adding a scenario: append an entry to `scenarios` below. `request(ctx)` is called once the server is
-// ready and the bench tenant exists, so it can use `ctx.tesseraUrl`, `ctx.baselineUrl` and
-// `ctx.adminToken` (a `platform:admin` token for tenant `bench`); it returns the base URL, the path, and
+// ready and the bench tenant exists, so it can use `ctx.tesseraUrl`, `ctx.baselineUrl`, `ctx.adminToken`
+// (a `platform:admin` token for tenant `bench`) and `ctx.env` (the server's environment, for `runCli`); it
+// returns the base URL, the path, and
 // optionally method, headers and body (a string; set `content-type` in headers). `request()` may be async:
 // a scenario that needs data (an app and its secret for the token endpoint, webhook subscriptions, an
 // operation bundle) creates it there through the public API or the CLI, never by writing to the database.
@@ -13,6 +14,12 @@
 // Environment: BENCH_DURATION (seconds per scenario, default 10), BENCH_CONNECTIONS (default 50),
 // BENCH_WARMUP (seconds of unmeasured load before each scenario, default 1; 0 turns it off).
 // Only 127.0.0.1 is ever contacted.
+//
+// The persisted-query pair (graphql_persisted_list vs baseline_incidents_list) needs data: the first of them
+// to run publishes the shipped bundles with the CLI, registers a partner app through the API, assigns it both
+// bundles with the CLI, gets a token and creates 10 incidents through the CreateIncident persisted operation
+// (see `incidentsFixture`). The baseline reads the same rows straight from the embedded PostgreSQL with `pg`
+// (read only: it never writes), learning its URL from DATA_DIR like the CLI does.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
@@ -24,8 +31,11 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import Fastify, { type FastifyInstance } from 'fastify';
 import formbody from '@fastify/formbody';
+import { runFanout, type FanoutContext, type FanoutResult } from './fanout.js';
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createLocalJWKSet, decodeJwt, generateKeyPair, jwtVerify, SignJWT, type JSONWebKeySet } from 'jose';
+import { parse, print } from 'graphql';
+import pg from 'pg';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const HOST = '127.0.0.1';
@@ -36,6 +46,9 @@ const WARMUP = nonNegativeNumber('BENCH_WARMUP', 1);
 const PIPELINING = 1;
 
 const TARGETS = {
+  fanoutPerSecond: 1000,
+  fanoutP50Ms: 20,
+  fanoutP99Ms: 200,
   firstRunReadyMs: 15_000,
   existingDataReadyMs: 5_000,
 };
@@ -51,6 +64,8 @@ interface BenchContext {
   adminToken: string;
   /** A confidential client_credentials app registered through the API for the token scenarios. */
   client: { id: string; secret: string };
+  /** The server's environment, for CLI commands that join its embedded database. */
+  env: NodeJS.ProcessEnv;
 }
 
 interface ScenarioRequest {
@@ -100,12 +115,42 @@ const scenarios: Scenario[] = [
     description: 'bare Fastify: parse the form, SHA-256 secret check, one RS256 signature',
     request: (ctx) => ({ url: ctx.baselineUrl, path: '/token', method: 'POST', headers: basic(ctx.client), body: 'grant_type=client_credentials' }),
   },
+  {
+    name: 'graphql_persisted_list',
+    description: 'POST /graphql documentId sha256:<ListIncidents> {first: 10}: bearer + X-Tenant-ID, 10 incidents',
+    request: async (ctx) => {
+      const fixture = await incidentsFixture(ctx);
+      return {
+        url: ctx.tesseraUrl,
+        path: '/graphql',
+        method: 'POST',
+        headers: fixture.headers,
+        body: JSON.stringify({ documentId: `sha256:${fixture.listId}`, variables: { first: 10 } }),
+      };
+    },
+  },
+  {
+    name: 'baseline_incidents_list',
+    description: 'bare Fastify: jose jwtVerify + tenant check, one pg SELECT of the 10 newest incidents, same JSON body',
+    request: async (ctx) => {
+      const fixture = await incidentsFixture(ctx);
+      await assertSameList(ctx, fixture);
+      return {
+        url: ctx.baselineUrl,
+        path: '/incidents',
+        method: 'POST',
+        headers: fixture.headers,
+        body: JSON.stringify({ documentId: `sha256:${fixture.listId}`, variables: { first: LIST_SIZE } }),
+      };
+    },
+  },
 ];
 
 /** Ratios printed at the end: subject req/s over baseline req/s, against a target. */
 const comparisons = [
   { subject: 'scopes_bearer', baseline: 'baseline_bare_jwt', target: 0.8 },
   { subject: 'token_client_credentials', baseline: 'baseline_token_minimal', target: 0.85 },
+  { subject: 'graphql_persisted_list', baseline: 'baseline_incidents_list', target: 0.8 },
 ];
 
 // ---------------------------------------------------------------------------------------------------------
@@ -257,36 +302,165 @@ async function stopServer(server: ServerProcess): Promise<{ ms: number; code: nu
   return { ms: performance.now() - started, code };
 }
 
-/** `npm run cli -- bootstrap ...` against the running server's embedded database. */
-async function bootstrapTenant(env: NodeJS.ProcessEnv): Promise<string> {
-  const args = ['--import', 'tsx', 'src/cli/index.ts', 'bootstrap', '--tenant', 'bench', '--name', 'Bench', '--admin-email', 'admin@bench.test', '--json'];
-  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `npm run cli -- <args> --json` against the running server's embedded database; the parsed JSON it prints. */
+async function runCli(env: NodeJS.ProcessEnv, args: string[]): Promise<unknown> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args, '--json'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
   const code = await track(child);
-  if (code !== 0) throw new Error(`cli bootstrap exited with code ${code}:\n${stderr}${stdout}`);
-  let parsed: { admin_access_token?: unknown };
+  if (code !== 0) throw new Error(`cli ${args.join(' ')} exited with code ${code}:\n${stderr}${stdout}`);
   try {
-    parsed = JSON.parse(stdout) as typeof parsed;
+    return JSON.parse(stdout) as unknown;
   } catch {
-    throw new Error(`cli bootstrap printed no JSON:\n${stdout}\n${stderr}`);
+    throw new Error(`cli ${args.join(' ')} printed no JSON:\n${stdout}\n${stderr}`);
   }
-  if (typeof parsed.admin_access_token !== 'string') throw new Error(`cli bootstrap printed no admin_access_token:\n${stdout}`);
+}
+
+async function bootstrapTenant(env: NodeJS.ProcessEnv): Promise<string> {
+  const parsed = (await runCli(env, ['bootstrap', '--tenant', 'bench', '--name', 'Bench', '--admin-email', 'admin@bench.test'])) as { admin_access_token?: unknown };
+  if (typeof parsed.admin_access_token !== 'string') throw new Error(`cli bootstrap printed no admin_access_token:\n${JSON.stringify(parsed)}`);
   return parsed.admin_access_token;
 }
 
 /** A client_credentials app, registered through the public API like any integrator would. */
-async function registerClient(tesseraUrl: string, adminToken: string): Promise<BenchContext['client']> {
+async function registerClient(tesseraUrl: string, adminToken: string, name = 'Bench connector', scopes = ['incidents:read']): Promise<BenchContext['client']> {
   const res = await fetch(new URL('/v1/platform/apps', tesseraUrl), {
     method: 'POST',
     headers: { ...bearer(adminToken), 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'Bench connector', grant_types: ['client_credentials'], redirect_uris: [], requested_scopes: ['incidents:read'] }),
+    body: JSON.stringify({ name, grant_types: ['client_credentials'], redirect_uris: [], requested_scopes: scopes }),
   });
   if (res.status !== 201) throw new Error(`registering the bench app answered ${res.status}: ${await res.text()}`);
   const body = (await res.json()) as { client_id: string; client_secret: string };
   return { id: body.client_id, secret: body.client_secret };
+}
+
+/** The persisted operation id of operations/<bundle>/<operation>.graphql: SHA-256 of its printed text. */
+function operationId(bundle: string, operation: string): string {
+  const text = readFileSync(join(ROOT, 'operations', bundle, `${operation}.graphql`), 'utf8');
+  return createHash('sha256').update(print(parse(text))).digest('hex');
+}
+
+const LIST_SIZE = 10;
+const SEVERITIES = ['SEV1', 'SEV2', 'SEV3', 'SEV4'] as const;
+
+interface IncidentsFixture {
+  /** Authorization (a client_credentials token with incidents:read incidents:write), X-Tenant-ID, content-type. */
+  headers: Record<string, string>;
+  listId: string;
+}
+
+let incidentsFixturePromise: Promise<IncidentsFixture> | undefined;
+
+/** Created once, by whichever of the two incident scenarios runs first. */
+function incidentsFixture(ctx: BenchContext): Promise<IncidentsFixture> {
+  incidentsFixturePromise ??= createIncidentsFixture(ctx);
+  return incidentsFixturePromise;
+}
+
+/** The parts of a GraphQL response body the set-up looks at. */
+interface GraphQLBody {
+  data?: {
+    createIncident?: { incident: { id: string } | null; userErrors: unknown[] };
+    incidents?: { edges: unknown[] };
+  } | null;
+  errors?: unknown[];
+}
+
+async function graphqlPost(ctx: BenchContext, headers: Record<string, string>, body: unknown): Promise<{ status: number; json: GraphQLBody }> {
+  const res = await fetch(new URL('/graphql', ctx.tesseraUrl), { method: 'POST', headers, body: JSON.stringify(body) });
+  const text = await res.text();
+  try {
+    return { status: res.status, json: JSON.parse(text) as GraphQLBody };
+  } catch {
+    throw new Error(`POST /graphql answered ${res.status} with no JSON: ${text.slice(0, 300)}`);
+  }
+}
+
+/**
+ * The operator publishes the shipped bundles (CLI), an integrator registers an app (API), the operator assigns it
+ * both bundles (CLI), the app gets a token (API) and creates exactly LIST_SIZE incidents (CreateIncident).
+ */
+async function createIncidentsFixture(ctx: BenchContext): Promise<IncidentsFixture> {
+  console.log('  setting up: operations publish, a partner app with incident-read + incident-sync, 10 incidents');
+  const published = (await runCli(ctx.env, ['operations', 'publish'])) as Array<{ bundle: string; status: string }>;
+  for (const bundle of ['incident-read', 'incident-sync']) {
+    if (!published.some((p) => p.bundle === bundle)) throw new Error(`operations publish did not publish ${bundle}: ${JSON.stringify(published)}`);
+  }
+  const partner = await registerClient(ctx.tesseraUrl, ctx.adminToken, 'Bench partner', ['incidents:read', 'incidents:write']);
+  for (const bundle of ['incident-read', 'incident-sync']) await runCli(ctx.env, ['operations', 'assign', bundle, partner.id]);
+
+  const tokenResponse = await fetch(new URL('/v1/oauth/token', ctx.tesseraUrl), {
+    method: 'POST',
+    headers: basic(partner),
+    body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'incidents:read incidents:write' }).toString(),
+  });
+  if (tokenResponse.status !== 200) throw new Error(`the partner token request answered ${tokenResponse.status}: ${await tokenResponse.text()}`);
+  const { access_token: token } = (await tokenResponse.json()) as { access_token: string };
+  const tenantId = decodeJwt(token).tenant_id;
+  if (typeof tenantId !== 'string') throw new Error('the partner token has no tenant_id claim');
+  const headers = { ...bearer(token), 'x-tenant-id': tenantId, 'content-type': 'application/json' };
+
+  const createId = operationId('incident-sync', 'CreateIncident');
+  for (let i = 1; i <= LIST_SIZE; i++) {
+    const input = { title: `Bench incident ${i}`, severity: SEVERITIES[i % SEVERITIES.length], labels: ['bench', `shard-${i % 3}`] };
+    const { status, json } = await graphqlPost(ctx, headers, { documentId: `sha256:${createId}`, variables: { input } });
+    const created = json.data?.createIncident;
+    if (status !== 200 || json.errors || !created?.incident?.id || created.userErrors.length) {
+      throw new Error(`CreateIncident ${i} answered ${status}: ${JSON.stringify(json).slice(0, 500)}`);
+    }
+  }
+
+  const listId = operationId('incident-read', 'ListIncidents');
+  const { status, json } = await graphqlPost(ctx, headers, { documentId: `sha256:${listId}`, variables: { first: LIST_SIZE } });
+  const edges = json.data?.incidents?.edges;
+  if (status !== 200 || json.errors || !Array.isArray(edges) || edges.length !== LIST_SIZE) {
+    throw new Error(`ListIncidents answered ${status} without ${LIST_SIZE} rows: ${JSON.stringify(json).slice(0, 500)}`);
+  }
+  return { headers, listId };
+}
+
+const FANOUT = {
+  updates: Number(process.env.BENCH_FANOUT_UPDATES ?? 1000),
+  subscriptions: 10,
+  concurrency: 20,
+  timeoutMs: 120_000,
+};
+
+/** An integrator app that manages webhooks and changes incidents (incident-sync), with its token. */
+async function fanoutContext(ctx: BenchContext): Promise<FanoutContext> {
+  const scopes = ['incidents:read', 'incidents:write', 'webhooks:read', 'webhooks:write'];
+  const app = await registerClient(ctx.tesseraUrl, ctx.adminToken, 'Bench webhooks', scopes);
+  await runCli(ctx.env, ['operations', 'assign', 'incident-sync', app.id]);
+  const tokenResponse = await fetch(new URL('/v1/oauth/token', ctx.tesseraUrl), {
+    method: 'POST',
+    headers: basic(app),
+    body: new URLSearchParams({ grant_type: 'client_credentials', scope: scopes.join(' ') }).toString(),
+  });
+  if (tokenResponse.status !== 200) throw new Error(`the webhook app's token request answered ${tokenResponse.status}`);
+  const { access_token: token } = (await tokenResponse.json()) as { access_token: string };
+  return {
+    tesseraUrl: ctx.tesseraUrl,
+    token,
+    tenantId: String(decodeJwt(token).tenant_id),
+    createIncident: `sha256:${operationId('incident-sync', 'CreateIncident')}`,
+    updateIncident: `sha256:${operationId('incident-sync', 'UpdateIncident')}`,
+  };
+}
+
+/** Both sides of the comparison must answer the same body, or the ratio compares different work. */
+async function assertSameList(ctx: BenchContext, fixture: IncidentsFixture): Promise<void> {
+  const body = JSON.stringify({ documentId: `sha256:${fixture.listId}`, variables: { first: LIST_SIZE } });
+  const [graphql, baseline] = await Promise.all(
+    [ctx.tesseraUrl + '/graphql', ctx.baselineUrl + '/incidents'].map(async (url) => {
+      const res = await fetch(url, { method: 'POST', headers: fixture.headers, body });
+      return res.text();
+    }),
+  );
+  if (graphql !== baseline) {
+    console.log(`  WARNING: the baseline's body differs from the GraphQL one:\n    graphql:  ${graphql.slice(0, 400)}\n    baseline: ${baseline.slice(0, 400)}`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -300,7 +474,28 @@ const BASELINE_SCOPES = [
   { name: 'webhooks:write', description: 'Create and update outbound webhook subscriptions' },
 ];
 
-async function startBaseline(tesseraUrl: string, token: string, client: BenchContext['client'], port: number): Promise<FastifyInstance> {
+/** The running server's embedded PostgreSQL, found the way the CLI finds it: credentials and postmaster.pid in DATA_DIR. */
+function embeddedDatabase(dataDir: string): pg.PoolConfig {
+  const credentials = JSON.parse(readFileSync(join(dataDir, 'pg-credentials.json'), 'utf8')) as { user: string; password: string };
+  // postmaster.pid: line 1 is the PID, line 4 the port.
+  const port = Number.parseInt(readFileSync(join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[3] ?? '', 10);
+  if (!Number.isFinite(port)) throw new Error(`no port in ${join(dataDir, 'pg', 'postmaster.pid')}`);
+  return { host: HOST, port, user: credentials.user, password: credentials.password, database: 'tessera' };
+}
+
+interface IncidentRow {
+  id: string;
+  number: number;
+  title: string;
+  status: string;
+  severity: string;
+  labels: string[];
+  created_at: Date;
+  updated_at: Date;
+  closed_at: Date | null;
+}
+
+async function startBaseline(tesseraUrl: string, token: string, client: BenchContext['client'], port: number, dataDir: string): Promise<FastifyInstance> {
   const jwksResponse = await fetch(new URL('/.well-known/jwks.json', tesseraUrl));
   if (!jwksResponse.ok) throw new Error(`JWKS answered ${jwksResponse.status}`);
   const keys = createLocalJWKSet((await jwksResponse.json()) as JSONWebKeySet);
@@ -363,6 +558,63 @@ async function startBaseline(tesseraUrl: string, token: string, client: BenchCon
       .sign(privateKey);
     return reply.header('cache-control', 'no-store').send({ access_token: accessToken, token_type: 'Bearer', expires_in: 3600, scope: 'incidents:read' });
   });
+
+  // The incidents list: the same token check as /v1/platform/scopes above (no verified-token cache), the
+  // tenant header against the token, the scope, then one SELECT through a pool as large as Tessera's (10).
+  const pool = new pg.Pool({ ...embeddedDatabase(dataDir), max: 10 });
+  app.addHook('onClose', async () => pool.end());
+  app.post('/incidents', async (request, reply) => {
+    const match = /^Bearer +(\S+)$/i.exec(request.headers.authorization ?? '');
+    if (!match) return reply.code(401).send({ errors: [{ message: 'bearer token required', extensions: { code: 'UNAUTHENTICATED' } }] });
+    let payload: Record<string, unknown>;
+    try {
+      ({ payload } = await jwtVerify(match[1]!, keys, verifyOptions));
+    } catch {
+      return reply.code(401).send({ errors: [{ message: 'token does not verify', extensions: { code: 'UNAUTHENTICATED' } }] });
+    }
+    const tenantId = request.headers['x-tenant-id'];
+    if (typeof payload.tenant_id !== 'string' || tenantId !== payload.tenant_id) {
+      return reply.code(403).send({ errors: [{ message: 'wrong tenant', extensions: { code: 'FORBIDDEN' } }] });
+    }
+    if (typeof payload.scope !== 'string' || !payload.scope.split(' ').includes('incidents:read')) {
+      return reply.code(403).send({ errors: [{ message: 'incidents:read required', extensions: { code: 'FORBIDDEN' } }] });
+    }
+    const first = Number((request.body as { variables?: { first?: unknown } } | undefined)?.variables?.first ?? 20);
+    if (!Number.isInteger(first) || first < 1 || first > 100) {
+      return reply.code(400).send({ errors: [{ message: 'first must be between 1 and 100', extensions: { code: 'BAD_USER_INPUT' } }] });
+    }
+    const { rows } = await pool.query<IncidentRow>(
+      `select id, number, title, status, severity, labels, created_at, updated_at, closed_at
+         from incidents where tenant_id = $1 order by number desc limit $2`,
+      [tenantId, first + 1],
+    );
+    const edges = rows.slice(0, first).map((row) => ({
+      cursor: Buffer.from(`incident:${row.number}`).toString('base64url'),
+      node: {
+        id: row.id,
+        number: row.number,
+        title: row.title,
+        status: row.status,
+        severity: row.severity,
+        labels: row.labels,
+        createdAt: row.created_at.toISOString(),
+        updatedAt: row.updated_at.toISOString(),
+        closedAt: row.closed_at?.toISOString() ?? null,
+        __typename: 'Incident',
+      },
+      __typename: 'IncidentEdge',
+    }));
+    return {
+      data: {
+        incidents: {
+          edges,
+          pageInfo: { hasNextPage: rows.length > first, endCursor: edges[edges.length - 1]?.cursor ?? null, __typename: 'PageInfo' },
+          __typename: 'IncidentConnection',
+        },
+      },
+    };
+  });
+
   await app.listen({ port, host: HOST });
   return app;
 }
@@ -436,7 +688,7 @@ async function stopOrphanedPostgres(dataDir: string): Promise<void> {
 // ---------------------------------------------------------------------------------------------------------
 // Main
 
-function printSummary(results: ScenarioResult[], ready: { firstRun?: number; existingData?: number }): void {
+function printSummary(results: ScenarioResult[], ready: { firstRun?: number; existingData?: number }, fanout?: FanoutResult): void {
   const rows = [
     ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors'],
     ...results.map((r) => [r.name, fmt(r.rps, 0), fmt(r.p50, 1), fmt(r.p99, 1), r.errors ? `${r.errors} (!)` : '0']),
@@ -466,6 +718,15 @@ function printSummary(results: ScenarioResult[], ready: { firstRun?: number; exi
         ? `${label}: not measured`
         : `${label}: ${Math.round(ms)} ms (target <= ${target} ms) ${ms <= target ? 'met' : 'MISSED'}`,
     );
+  if (fanout) {
+    const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
+    console.log(
+      `webhook_fanout: ${fmt(fanout.perSecond, 0)} deliveries/s (target >= ${TARGETS.fanoutPerSecond}) ${verdict(fanout.perSecond >= TARGETS.fanoutPerSecond)}; ` +
+        `p50 ${fmt(fanout.p50, 1)} ms (target <= ${TARGETS.fanoutP50Ms}) ${verdict(fanout.p50 <= TARGETS.fanoutP50Ms)}; ` +
+        `p99 ${fmt(fanout.p99, 1)} ms (target <= ${TARGETS.fanoutP99Ms}) ${verdict(fanout.p99 <= TARGETS.fanoutP99Ms)}` +
+        (fanout.deliveries < fanout.expected ? ` (ONLY ${fanout.deliveries} of ${fanout.expected} delivered)` : ''),
+    );
+  }
   readyLine('start to ready, first run    ', ready.firstRun, TARGETS.firstRunReadyMs);
   readyLine('start to ready, existing data', ready.existingData, TARGETS.existingDataReadyMs);
 }
@@ -486,6 +747,9 @@ async function main(): Promise<number> {
     // Rate limiting stays on (its cost is measured) but high enough that one bench client never trips it.
     RATE_LIMIT_TOKEN_PER_CLIENT: '100000000',
     RATE_LIMIT_TOKEN_PER_IP: '100000000',
+    // The fan-out scenario's receiver runs on this machine: the operator allows loopback, over http.
+    WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8',
+    WEBHOOK_HTTP_HOSTS: '127.0.0.1',
   };
   const tesseraUrl = `http://${HOST}:${port}`;
 
@@ -521,6 +785,7 @@ async function main(): Promise<number> {
 
   const ready: { firstRun?: number; existingData?: number } = {};
   const results: ScenarioResult[] = [];
+  let fanout: FanoutResult | undefined;
   try {
     const load = loadavg().map((l) => l.toFixed(2)).join(' ');
     console.log(`Tessera bench: DATA_DIR ${dataDir}, server ${tesseraUrl}`);
@@ -536,8 +801,8 @@ async function main(): Promise<number> {
 
     const client = await registerClient(tesseraUrl, adminToken);
     const baselinePort = await freePort();
-    baseline = await startBaseline(tesseraUrl, adminToken, client, baselinePort);
-    const ctx: BenchContext = { tesseraUrl, baselineUrl: `http://${HOST}:${baselinePort}`, adminToken, client };
+    baseline = await startBaseline(tesseraUrl, adminToken, client, baselinePort, dataDir);
+    const ctx: BenchContext = { tesseraUrl, baselineUrl: `http://${HOST}:${baselinePort}`, adminToken, client, env };
 
     console.log(`\nrunning ${scenarios.length} scenarios, ${DURATION} s each`);
     for (const scenario of scenarios) {
@@ -546,6 +811,13 @@ async function main(): Promise<number> {
     }
     await baseline.close();
     baseline = undefined;
+
+    console.log(`- webhook_fanout: ${FANOUT.updates} incident updates, each to ${FANOUT.subscriptions} subscriptions, delivered to a local receiver`);
+    fanout = await runFanout(await fanoutContext(ctx), FANOUT);
+    console.log(
+      `  webhook_fanout: ${fmt(fanout.perSecond, 0)} deliveries/s (${fanout.deliveries}/${fanout.expected} in ${fanout.seconds.toFixed(1)} s), ` +
+        `event-to-delivery p50 ${fmt(fanout.p50, 1)} ms, p99 ${fmt(fanout.p99, 1)} ms`,
+    );
 
 
     console.log('\nstopping the server (SIGTERM)...');
@@ -560,11 +832,11 @@ async function main(): Promise<number> {
     console.log(`  stopped in ${Math.round(secondStop.ms)} ms`);
     server = undefined;
 
-    printSummary(results, ready);
+    printSummary(results, ready, fanout);
     return 0;
   } catch (error) {
     console.error(`\nbench failed: ${error instanceof Error ? error.message : String(error)}`);
-    if (results.length || ready.firstRun !== undefined) printSummary(results, ready);
+    if (results.length || ready.firstRun !== undefined) printSummary(results, ready, fanout);
     return 1;
   } finally {
     await cleanup();

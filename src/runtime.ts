@@ -73,7 +73,8 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
   try {
     await migrate(database.url);
     const box = new SecretBox(config.secretsKey ?? (await developmentSecretsKey(config.dataDir)));
-    const orm = await openOrm(database.url);
+    // Delivery attempts run on this pool too: one connection per concurrent delivery beside the API's ten.
+    const orm = await openOrm(database.url, 10 + (options.worker ? config.worker.concurrency : 0));
     cleanups.push(() => orm.close(true));
 
     const notifications = options.background ? new Notifications(database.url, options.log) : undefined;

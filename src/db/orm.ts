@@ -124,8 +124,8 @@ export async function migrate(url: string): Promise<void> {
   }
 }
 
-export async function openOrm(url: string): Promise<MikroORM> {
-  return MikroORM.init(ormOptions(url));
+export async function openOrm(url: string, poolMax = 10): Promise<MikroORM> {
+  return MikroORM.init(ormOptions(url, poolMax));
 }
 
 export type { MikroORM };

@@ -73,14 +73,27 @@ export class IncidentService {
     return em.find(IncidentNote, { incidentId }, { orderBy: { createdAt: 'asc', id: 'asc' } });
   }
 
-  /** Newest first by number; `after` is the number of the last incident of the previous page. */
+  /**
+   * Newest first by number; `after` is the number of the last incident of the previous page. The hot read
+   * path of partners: rows come back as plain objects (no entities, no identity map), and the tenant filter
+   * is applied by MikroORM (applyFilters), as for every other query.
+   */
   async list(em: EntityManager, filter: IncidentFilter, first: number, afterNumber: number | null): Promise<{ items: Incident[]; hasNextPage: boolean }> {
     const where: Record<string, unknown> = {};
     if (filter.status) where.status = filter.status;
     if (filter.severity) where.severity = filter.severity;
     if (filter.updatedSince) where.updatedAt = { $gte: filter.updatedSince };
     if (afterNumber !== null) where.number = { $lt: afterNumber };
-    const rows = await em.find(Incident, where, { orderBy: { number: 'desc' }, limit: first + 1 });
+    const qb = em.createQueryBuilder(Incident).select('*').where(where).orderBy({ number: 'desc' }).limit(first + 1);
+    await qb.applyFilters();
+    const rows = (await qb.execute('all', true)) as unknown as Incident[];
+    for (const row of rows) {
+      // Plain rows keep the database's shapes: timestamps and JSON arrive as strings on some drivers.
+      row.createdAt = new Date(row.createdAt);
+      row.updatedAt = new Date(row.updatedAt);
+      row.closedAt = row.closedAt ? new Date(row.closedAt) : null;
+      if (typeof row.labels === 'string') row.labels = JSON.parse(row.labels);
+    }
     return { items: rows.slice(0, first), hasNextPage: rows.length > first };
   }
 

@@ -30,6 +30,22 @@ export interface SubscriptionInput {
 
 export type AttemptOutcome = 'succeeded' | 'retrying' | 'failed' | 'skipped';
 
+/** A delivery and what is needed to send it (one row of the attempt's first query). */
+interface DeliveryTarget {
+  id: string;
+  tenant_id: string;
+  event_id: string;
+  body: string;
+  status: DeliveryStatus;
+  webhook_id: string;
+  url: string;
+  enabled: boolean;
+  secret_sealed: string;
+  previous_secret_sealed: string | null;
+  previous_secret_expires_at: string | Date | null;
+  failing_since: string | Date | null;
+}
+
 function can(principal: Principal, scope: string): boolean {
   return principal.scopes.has(scope) || principal.scopes.has(SCOPE_ADMIN);
 }
@@ -98,7 +114,10 @@ export class WebhookService {
     return this.box.seal(secret, `webhook:${id}`);
   }
 
-  liveSecrets(subscription: WebhookSubscription, now = new Date()): string[] {
+  liveSecrets(
+    subscription: Pick<WebhookSubscription, 'id' | 'secretSealed' | 'previousSecretSealed' | 'previousSecretExpiresAt'>,
+    now = new Date(),
+  ): string[] {
     const secrets = [this.box.open(subscription.secretSealed, `webhook:${subscription.id}`)];
     if (subscription.previousSecretSealed && subscription.previousSecretExpiresAt && subscription.previousSecretExpiresAt > now) {
       secrets.push(this.box.open(subscription.previousSecretSealed, `webhook:${subscription.id}`));
@@ -278,26 +297,40 @@ export class WebhookService {
     return Math.min(Math.max(seconds, RETRY_AFTER_MIN_S), max) * 1000;
   }
 
+  /**
+   * One attempt. The common case (a 2xx) costs two statements: one read of the delivery with its
+   * subscription, one write of the outcome and the attempt. Failures take the fuller path below.
+   */
   async attempt(deliveryId: string): Promise<AttemptOutcome> {
-    const em = this.orm.em.fork();
-    const delivery = await em.findOne(WebhookDelivery, { id: deliveryId }, { filters: false });
-    if (!delivery || delivery.status === 'succeeded' || delivery.status === 'failed') return 'skipped';
-    const subscription = await em.findOne(WebhookSubscription, { id: delivery.webhookId }, { filters: false });
-    if (!subscription || !subscription.enabled) {
-      delivery.status = 'failed';
-      delivery.error = 'the subscription is disabled';
-      delivery.updatedAt = new Date();
-      await em.flush();
+    const connection = this.orm.em.getConnection();
+    const [target] = await connection.execute<DeliveryTarget[]>(
+      `select d.id, d.tenant_id, d.event_id, d.body, d.status, s.id as webhook_id, s.url, s.enabled, s.secret_sealed,
+              s.previous_secret_sealed, s.previous_secret_expires_at, s.failing_since
+       from webhook_deliveries d join webhook_subscriptions s on s.id = d.webhook_id where d.id = ?`,
+      [deliveryId],
+    );
+    if (!target || target.status === 'succeeded' || target.status === 'failed') return 'skipped';
+    if (!target.enabled) {
+      await connection.execute(`update webhook_deliveries set status = 'failed', error = 'the subscription is disabled', updated_at = now() where id = ?`, [deliveryId]);
       return 'failed';
     }
 
     const attemptedAt = new Date();
-    const headers = signatureHeaders(this.liveSecrets(subscription, attemptedAt), delivery.eventId, delivery.body, attemptedAt);
+    const secrets = this.liveSecrets(
+      {
+        id: target.webhook_id,
+        secretSealed: target.secret_sealed,
+        previousSecretSealed: target.previous_secret_sealed,
+        previousSecretExpiresAt: target.previous_secret_expires_at ? new Date(target.previous_secret_expires_at) : null,
+      },
+      attemptedAt,
+    );
+    const headers = signatureHeaders(secrets, target.event_id, target.body, attemptedAt);
     let response: OutboundResponse | undefined;
     let error: string | null = null;
     let latencyMs = 0;
     try {
-      response = await this.http.post(subscription.url, headers, delivery.body);
+      response = await this.http.post(target.url, headers, target.body);
       latencyMs = response.latencyMs;
       if (response.status < 200 || response.status >= 300) error = `the endpoint answered ${response.status}`;
     } catch (e) {
@@ -306,6 +339,34 @@ export class WebhookService {
       latencyMs = failure.latencyMs;
     }
 
+    if (!error) {
+      // One statement: the delivery, its attempt, and (only if it was failing) the subscription.
+      await connection.execute(
+        `with d as (
+           update webhook_deliveries set status = 'succeeded', attempts = attempts + 1, last_attempt_at = ?, response_status = ?,
+             latency_ms = ?, error = null, next_attempt_at = null, updated_at = now()
+           where id = ? returning id, tenant_id, attempts
+         ), s as (
+           update webhook_subscriptions set failing_since = null where id = ? and failing_since is not null
+         )
+         insert into webhook_attempts (id, tenant_id, delivery_id, number, attempted_at, response_status, latency_ms, error, response_snippet)
+         select ?, d.tenant_id, d.id, d.attempts, ?, ?, ?, null, ? from d`,
+        [attemptedAt, response!.status, latencyMs, deliveryId, target.webhook_id, newId('att'), attemptedAt, response!.status, latencyMs, response!.snippet],
+      );
+      return 'succeeded';
+    }
+    return this.recordFailure(deliveryId, target, attemptedAt, response, error, latencyMs);
+  }
+
+  private async recordFailure(
+    deliveryId: string,
+    subscription: Pick<DeliveryTarget, 'webhook_id' | 'tenant_id'>,
+    attemptedAt: Date,
+    response: OutboundResponse | undefined,
+    error: string,
+    latencyMs: number,
+  ): Promise<AttemptOutcome> {
+    const em = this.orm.em.fork();
     return em.transactional(async (tx) => {
       const row = await tx.findOneOrFail(WebhookDelivery, { id: deliveryId }, { filters: false });
       row.attempts += 1;
@@ -326,25 +387,18 @@ export class WebhookService {
         responseSnippet: response?.snippet ?? null,
       });
 
-      if (!error) {
-        row.status = 'succeeded';
-        row.nextAttemptAt = null;
-        // Only a subscription that was failing is written: deliveries to one endpoint do not queue on its row.
-        await tx.execute('update webhook_subscriptions set failing_since = null where id = ? and failing_since is not null', [subscription.id]);
-        return 'succeeded' as const;
-      }
       const now = new Date();
       // Atomic bookkeeping, no row lock held: concurrent attempts see one start of the failure run.
       const [state] = await tx.execute<Array<{ failing_since: Date; enabled: boolean }>>(
         'update webhook_subscriptions set failing_since = coalesce(failing_since, ?) where id = ? returning failing_since, enabled',
-        [attemptedAt, subscription.id],
+        [attemptedAt, subscription.webhook_id],
       );
       let enabled = state?.enabled ?? false;
       if (enabled && response?.status === 410) {
         // 410 Gone: the receiver says the endpoint is gone for good (Svix, Standard Webhooks).
-        enabled = !(await this.disable(tx, subscription, 'the endpoint answered 410 Gone'));
+        enabled = !(await this.disable(tx, { id: subscription.webhook_id, tenantId: subscription.tenant_id }, 'the endpoint answered 410 Gone'));
       } else if (enabled && state && now.getTime() - new Date(state.failing_since).getTime() >= this.config.webhooks.disableAfter * 1000) {
-        enabled = !(await this.disable(tx, subscription, `every delivery failed for ${Math.round(this.config.webhooks.disableAfter / 86_400)} day(s)`));
+        enabled = !(await this.disable(tx, { id: subscription.webhook_id, tenantId: subscription.tenant_id }, `every delivery failed for ${Math.round(this.config.webhooks.disableAfter / 86_400)} day(s)`));
       }
       const retry = row.attempts; // the retry that would come next
       if (!enabled || retry > this.config.webhooks.retrySchedule.length) {
@@ -361,7 +415,7 @@ export class WebhookService {
   }
 
   /** Disables once (whoever gets there first writes the audit event); true if this call disabled it. */
-  private async disable(em: EntityManager, subscription: WebhookSubscription, reason: string): Promise<boolean> {
+  private async disable(em: EntityManager, subscription: { id: string; tenantId: string }, reason: string): Promise<boolean> {
     const changed: unknown[] = await em.execute(
       'update webhook_subscriptions set enabled = false, disabled_reason = ?, updated_at = ? where id = ? and enabled returning id',
       [reason, new Date(), subscription.id],

@@ -27,7 +27,8 @@ export class DeliveryWorker {
     const logger = new Logger((scope) => (level, message, meta) => {
       if (level === 'error' || level === 'warning') this.log(`worker: ${message}`, meta?.error ?? scope);
     });
-    this.pool = new pg.Pool({ connectionString: this.databaseUrl, max: this.config.worker.concurrency + 4 });
+    // graphile-worker's own connections (fetching and completing jobs); deliveries use the ORM's pool.
+    this.pool = new pg.Pool({ connectionString: this.databaseUrl, max: 6 });
     // An idle connection dropped by the server must not crash the process; the pool reconnects.
     this.pool.on('error', (error) => this.log('worker database connection lost', error));
     this.utils = await makeWorkerUtils({ pgPool: this.pool, logger });
@@ -39,6 +40,9 @@ export class DeliveryWorker {
       pgPool: this.pool,
       logger,
       events,
+      // Batching (graphile-worker "performance"): jobs are fetched and locked a batch at a time and
+      // completions are written together, instead of two round trips per job.
+      preset: { worker: { localQueue: { size: this.config.worker.concurrency * 2 }, completeJobBatchDelay: 0 } },
       concurrency: this.config.worker.concurrency,
       noHandleSignals: true,
       pollInterval: 2000,

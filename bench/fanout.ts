@@ -1,0 +1,122 @@
+// The webhook fan-out scenario: N incident updates, each fanned out to S subscriptions, delivered to a
+// local receiver. Prints deliveries/s and the event-to-delivery latency (p50, p99), measured from the
+// incident's `updated_at` in the payload (set inside the change's transaction, just before its commit)
+// to the receiver's arrival time, on the same machine clock.
+import { createServer, type Server } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface FanoutContext {
+  tesseraUrl: string;
+  /** A token with incidents:read, incidents:write and webhooks:write, of the tenant below. */
+  token: string;
+  tenantId: string;
+  /** documentId values of the shipped CreateIncident and UpdateIncident operations. */
+  createIncident: string;
+  updateIncident: string;
+}
+
+export interface FanoutOptions {
+  updates: number;
+  subscriptions: number;
+  /** Updates in flight at once. */
+  concurrency: number;
+  timeoutMs: number;
+}
+
+export interface FanoutResult {
+  deliveries: number;
+  expected: number;
+  seconds: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+async function post(ctx: FanoutContext, path: string, body: unknown): Promise<Record<string, any>> {
+  const res = await fetch(new URL(path, ctx.tesseraUrl), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ctx.token}`, 'x-tenant-id': ctx.tenantId, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const json = (await res.json()) as Record<string, any>;
+  if (!res.ok || json.errors) throw new Error(`${path} answered ${res.status}: ${JSON.stringify(json).slice(0, 300)}`);
+  return json;
+}
+
+export async function runFanout(ctx: FanoutContext, options: FanoutOptions): Promise<FanoutResult> {
+  const latencies: number[] = [];
+  let firstArrival = 0;
+  let lastArrival = 0;
+  const receiver: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const now = Date.now();
+      res.writeHead(204).end();
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { type: string; data: { incident?: { updated_at: string } } };
+      if (body.type !== 'incident.updated' || !body.data.incident) return;
+      latencies.push(now - Date.parse(body.data.incident.updated_at));
+      firstArrival ||= now;
+      lastArrival = now;
+    });
+  });
+  receiver.keepAliveTimeout = 30_000;
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', () => resolve()));
+  const receiverUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}`;
+  const webhookIds: string[] = [];
+  try {
+    for (let i = 0; i < options.subscriptions; i++) {
+      const created = await fetch(new URL('/v1/webhooks', ctx.tesseraUrl), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ctx.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ url: `${receiverUrl}/hook/${i}`, events: ['incident.updated'] }),
+      });
+      if (created.status !== 201) throw new Error(`creating a subscription answered ${created.status}: ${await created.text()}`);
+      webhookIds.push(((await created.json()) as { id: string }).id);
+    }
+    const incidents: string[] = [];
+    for (let i = 0; i < options.concurrency; i++) {
+      const json = await post(ctx, '/graphql', { documentId: ctx.createIncident, variables: { input: { title: `Fan-out ${i}`, severity: 'SEV3' } } });
+      incidents.push(json.data.createIncident.incident.id);
+    }
+
+    const expected = options.updates * options.subscriptions;
+    const started = Date.now();
+    let next = 0;
+    // Each lane updates its own incident, so updates never wait on each other's row lock.
+    await Promise.all(
+      incidents.map(async (id) => {
+        while (next < options.updates) {
+          const n = next++;
+          await post(ctx, '/graphql', { documentId: ctx.updateIncident, variables: { id, input: { summary: `update ${n}` } } });
+        }
+      }),
+    );
+    const deadline = Date.now() + options.timeoutMs;
+    while (latencies.length < expected && Date.now() < deadline) await sleep(20);
+    const seconds = ((lastArrival || Date.now()) - started) / 1000;
+    const sorted = [...latencies].sort((a, b) => a - b);
+    return {
+      deliveries: latencies.length,
+      expected,
+      seconds,
+      perSecond: latencies.length / seconds,
+      p50: percentile(sorted, 50),
+      p99: percentile(sorted, 99),
+      max: sorted[sorted.length - 1] ?? NaN,
+    };
+  } finally {
+    // Later scenarios must not pay for this one's subscriptions.
+    for (const id of webhookIds) {
+      await fetch(new URL(`/v1/webhooks/${id}`, ctx.tesseraUrl), { method: 'DELETE', headers: { authorization: `Bearer ${ctx.token}` } }).catch(() => undefined);
+    }
+    receiver.closeAllConnections();
+    await new Promise((resolve) => receiver.close(resolve));
+  }
+}
