@@ -6,6 +6,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
+import pg from 'pg';
 import { decodeKey, type Config } from './config.js';
 import { startEmbeddedPostgres, type EmbeddedMode } from './db/embedded.js';
 import { Notifications } from './db/notifications.js';
@@ -73,8 +74,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
   try {
     await migrate(database.url);
     const box = new SecretBox(config.secretsKey ?? (await developmentSecretsKey(config.dataDir)));
-    // Delivery attempts run on this pool too: one connection per concurrent delivery beside the API's ten.
-    const orm = await openOrm(database.url, 10 + (options.worker ? config.worker.concurrency : 0));
+    const orm = await openOrm(database.url);
     cleanups.push(() => orm.close(true));
 
     const notifications = options.background ? new Notifications(database.url, options.log) : undefined;
@@ -99,9 +99,14 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
 
     const http = new WebhookHttpClient({ allowedNetworks: config.webhooks.allowedNetworks, timeoutMs: config.webhooks.timeoutMs, resolver: options.resolver });
     cleanups.push(() => http.close());
-    const webhooks = new WebhookService(orm, box, http, config);
+    // Plain pg for job bookkeeping and the delivery hot path: one connection per concurrent delivery.
+    const deliveryPool = new pg.Pool({ connectionString: database.url, max: options.worker ? config.worker.concurrency + 4 : 2 });
+    // An idle connection dropped by the server must not crash the process; the pool reconnects.
+    deliveryPool.on('error', (error) => options.log('delivery database connection lost', error));
+    cleanups.push(() => deliveryPool.end());
+    const webhooks = new WebhookService(orm, box, http, config, deliveryPool);
     if (options.worker) {
-      const worker = new DeliveryWorker(config, database.url, webhooks, options.log);
+      const worker = new DeliveryWorker(config, deliveryPool, webhooks, options.log);
       await worker.start();
       cleanups.push(() => worker.stop());
     }

@@ -1,6 +1,8 @@
 // Webhook subscriptions and deliveries: who may subscribe to what, where deliveries may go, and what
 // happens on each attempt (Standard Webhooks signatures, retries with jitter, auto-disable).
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { LRUCache } from 'lru-cache';
+import type pg from 'pg';
 import { recordAudit } from '../audit/service.js';
 import type { Config } from '../config.js';
 import { Forbidden, InvalidRequest, NotFound } from '../errors.js';
@@ -51,12 +53,26 @@ function can(principal: Principal, scope: string): boolean {
 }
 
 export class WebhookService {
+  /** Decrypted signing secrets by sealed value: a secret never changes under the same ciphertext. */
+  private readonly secrets = new LRUCache<string, string>({ max: 10_000 });
+
   constructor(
     private readonly orm: MikroORM,
     private readonly box: SecretBox,
     private readonly http: WebhookHttpClient,
     private readonly config: Config,
+    /** Plain pg for the delivery hot path (two statements per success), beside the ORM. */
+    private readonly pool: pg.Pool,
   ) {}
+
+  private open(sealed: string, webhookId: string): string {
+    let secret = this.secrets.get(sealed);
+    if (secret === undefined) {
+      secret = this.box.open(sealed, `webhook:${webhookId}`);
+      this.secrets.set(sealed, secret);
+    }
+    return secret;
+  }
 
   // ------------------------------------------------------------------ subscriptions
 
@@ -118,9 +134,9 @@ export class WebhookService {
     subscription: Pick<WebhookSubscription, 'id' | 'secretSealed' | 'previousSecretSealed' | 'previousSecretExpiresAt'>,
     now = new Date(),
   ): string[] {
-    const secrets = [this.box.open(subscription.secretSealed, `webhook:${subscription.id}`)];
+    const secrets = [this.open(subscription.secretSealed, subscription.id)];
     if (subscription.previousSecretSealed && subscription.previousSecretExpiresAt && subscription.previousSecretExpiresAt > now) {
-      secrets.push(this.box.open(subscription.previousSecretSealed, `webhook:${subscription.id}`));
+      secrets.push(this.open(subscription.previousSecretSealed, subscription.id));
     }
     return secrets;
   }
@@ -302,16 +318,17 @@ export class WebhookService {
    * subscription, one write of the outcome and the attempt. Failures take the fuller path below.
    */
   async attempt(deliveryId: string): Promise<AttemptOutcome> {
-    const connection = this.orm.em.getConnection();
-    const [target] = await connection.execute<DeliveryTarget[]>(
+    const {
+      rows: [target],
+    } = await this.pool.query<DeliveryTarget>(
       `select d.id, d.tenant_id, d.event_id, d.body, d.status, s.id as webhook_id, s.url, s.enabled, s.secret_sealed,
               s.previous_secret_sealed, s.previous_secret_expires_at, s.failing_since
-       from webhook_deliveries d join webhook_subscriptions s on s.id = d.webhook_id where d.id = ?`,
+       from webhook_deliveries d join webhook_subscriptions s on s.id = d.webhook_id where d.id = $1`,
       [deliveryId],
     );
     if (!target || target.status === 'succeeded' || target.status === 'failed') return 'skipped';
     if (!target.enabled) {
-      await connection.execute(`update webhook_deliveries set status = 'failed', error = 'the subscription is disabled', updated_at = now() where id = ?`, [deliveryId]);
+      await this.pool.query(`update webhook_deliveries set status = 'failed', error = 'the subscription is disabled', updated_at = now() where id = $1`, [deliveryId]);
       return 'failed';
     }
 
@@ -341,17 +358,17 @@ export class WebhookService {
 
     if (!error) {
       // One statement: the delivery, its attempt, and (only if it was failing) the subscription.
-      await connection.execute(
+      await this.pool.query(
         `with d as (
-           update webhook_deliveries set status = 'succeeded', attempts = attempts + 1, last_attempt_at = ?, response_status = ?,
-             latency_ms = ?, error = null, next_attempt_at = null, updated_at = now()
-           where id = ? returning id, tenant_id, attempts
+           update webhook_deliveries set status = 'succeeded', attempts = attempts + 1, last_attempt_at = $1, response_status = $2,
+             latency_ms = $3, error = null, next_attempt_at = null, updated_at = now()
+           where id = $4 returning id, tenant_id, attempts
          ), s as (
-           update webhook_subscriptions set failing_since = null where id = ? and failing_since is not null
+           update webhook_subscriptions set failing_since = null where id = $5 and failing_since is not null
          )
          insert into webhook_attempts (id, tenant_id, delivery_id, number, attempted_at, response_status, latency_ms, error, response_snippet)
-         select ?, d.tenant_id, d.id, d.attempts, ?, ?, ?, null, ? from d`,
-        [attemptedAt, response!.status, latencyMs, deliveryId, target.webhook_id, newId('att'), attemptedAt, response!.status, latencyMs, response!.snippet],
+         select $6, d.tenant_id, d.id, d.attempts, $1, $2, $3, null, $7 from d`,
+        [attemptedAt, response!.status, latencyMs, deliveryId, target.webhook_id, newId('att'), response!.snippet],
       );
       return 'succeeded';
     }

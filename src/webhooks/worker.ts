@@ -11,14 +11,14 @@ import type { WebhookService } from './service.js';
 export class DeliveryWorker {
   private runner?: Runner;
   private utils?: WorkerUtils;
-  private pool?: pg.Pool;
   /** graphile-worker 0.17 locks jobs with the id of the worker pool (`locked_by`), so pools are what beat. */
   private readonly poolIds = new Set<string>();
   private timer?: NodeJS.Timeout;
 
   constructor(
     private readonly config: Config,
-    private readonly databaseUrl: string,
+    /** Shared with the delivery attempts (WebhookService); the caller owns and ends it. */
+    private readonly pool: pg.Pool,
     private readonly webhooks: WebhookService,
     private readonly log: (message: string, error?: unknown) => void,
   ) {}
@@ -27,10 +27,6 @@ export class DeliveryWorker {
     const logger = new Logger((scope) => (level, message, meta) => {
       if (level === 'error' || level === 'warning') this.log(`worker: ${message}`, meta?.error ?? scope);
     });
-    // graphile-worker's own connections (fetching and completing jobs); deliveries use the ORM's pool.
-    this.pool = new pg.Pool({ connectionString: this.databaseUrl, max: 6 });
-    // An idle connection dropped by the server must not crash the process; the pool reconnects.
-    this.pool.on('error', (error) => this.log('worker database connection lost', error));
     this.utils = await makeWorkerUtils({ pgPool: this.pool, logger });
     // Listening before run(): the pool is created, and announced, inside it.
     const events: WorkerEvents = new EventEmitter();
@@ -61,7 +57,7 @@ export class DeliveryWorker {
 
   /** Records this process's pools as alive, and frees the jobs of pools that stopped beating. */
   private async beat(): Promise<void> {
-    const pool = this.pool!;
+    const pool = this.pool;
     const ids = [...this.poolIds];
     if (ids.length) {
       await pool.query(
@@ -84,8 +80,7 @@ export class DeliveryWorker {
     clearInterval(this.timer);
     await this.runner?.stop();
     const ids = [...this.poolIds];
-    if (ids.length) await this.pool?.query('delete from worker_heartbeats where worker_id = any($1::text[])', [ids]).catch(() => undefined);
+    if (ids.length) await this.pool.query('delete from worker_heartbeats where worker_id = any($1::text[])', [ids]).catch(() => undefined);
     await this.utils?.release();
-    await this.pool?.end();
   }
 }
