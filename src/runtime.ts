@@ -103,6 +103,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
     const deliveryPool = new pg.Pool({ connectionString: database.url, max: options.worker ? config.worker.concurrency + 4 : 2 });
     // An idle connection dropped by the server must not crash the process; the pool reconnects.
     deliveryPool.on('error', (error) => options.log('delivery database connection lost', error));
+    deliveryPool.on('connect', (client) => client.on('error', (error) => options.log('delivery database connection lost', error)));
     cleanups.push(() => deliveryPool.end());
     const webhooks = new WebhookService(orm, box, http, config, deliveryPool);
     if (options.worker) {
