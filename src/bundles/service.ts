@@ -105,7 +105,10 @@ export function loadBundles(schema: GraphQLSchema, dir: string): { bundles: Chec
     if (!files.length) problem('-', 'the bundle has no .graphql operations');
     for (const file of files) {
       const checked = checkOperation(schema, readFileSync(join(folder, file), 'utf8'), (message) => problem(file, message));
-      if (checked) operations.push({ file, ...checked });
+      if (checked) {
+        const { ast: _parsed, ...operation } = checked;
+        operations.push({ file, ...operation });
+      }
     }
     const names = operations.map((o) => o.name);
     for (const name of new Set(names)) if (names.filter((n) => n === name).length > 1) problem('-', `operation name ${name} is used twice`);
@@ -116,7 +119,7 @@ export function loadBundles(schema: GraphQLSchema, dir: string): { bundles: Chec
   return { bundles, problems };
 }
 
-export function checkOperation(schema: GraphQLSchema, text: string, problem: (message: string) => void): Omit<CheckedOperation, 'file'> | null {
+export function checkOperation(schema: GraphQLSchema, text: string, problem: (message: string) => void): (Omit<CheckedOperation, 'file'> & { ast: DocumentNode }) | null {
   let document: DocumentNode;
   try {
     // The same token limit as requests: persisted documents are handed to Yoga already parsed.
@@ -145,6 +148,7 @@ export function checkOperation(schema: GraphQLSchema, text: string, problem: (me
     name: operation.name.value,
     type: operation.operation as 'query' | 'mutation',
     requiredScopes: requiredScopes(schema, document),
+    ast: document,
   };
 }
 
@@ -208,7 +212,7 @@ export class BundleRegistry {
       if (!registered) {
         const checked = checkOperation(this.schema, row.document, (message) => this.log(`operation ${row.operationName} (${row.operationId}) is not served: ${message}`));
         if (!checked) continue;
-        registered = { id: row.operationId, name: row.operationName, type: checked.type, document: parse(row.document), requiredScopes: checked.requiredScopes };
+        registered = { id: row.operationId, name: row.operationName, type: checked.type, document: checked.ast, requiredScopes: checked.requiredScopes };
       }
       operations.set(row.operationId, registered);
       const ids = byBundle.get(version.bundle) ?? new Set<string>();
