@@ -12,7 +12,8 @@
 // call it directly for a one-off variant (other connections or duration) of a request.
 //
 // Environment: BENCH_DURATION (seconds per scenario, default 10), BENCH_CONNECTIONS (default 50),
-// BENCH_WARMUP (seconds of unmeasured load before each scenario, default 1; 0 turns it off).
+// BENCH_WARMUP (seconds of unmeasured load before each scenario, default 1; 0 turns it off),
+// BENCH_ONLY (comma-separated scenario names, `webhook_fanout` included, to run only those; default all).
 // Only 127.0.0.1 is ever contacted.
 //
 // The persisted-query pair (graphql_persisted_list vs baseline_incidents_list) needs data: the first of them
@@ -44,6 +45,8 @@ const DURATION = positiveNumber('BENCH_DURATION', 10);
 const CONNECTIONS = positiveNumber('BENCH_CONNECTIONS', 50);
 const WARMUP = nonNegativeNumber('BENCH_WARMUP', 1);
 const PIPELINING = 1;
+const ONLY = new Set((process.env.BENCH_ONLY ?? '').split(',').map((name) => name.trim()).filter(Boolean));
+const selected = (name: string) => ONLY.size === 0 || ONLY.has(name);
 
 const TARGETS = {
   fanoutPerSecond: 1000,
@@ -804,20 +807,23 @@ async function main(): Promise<number> {
     baseline = await startBaseline(tesseraUrl, adminToken, client, baselinePort, dataDir);
     const ctx: BenchContext = { tesseraUrl, baselineUrl: `http://${HOST}:${baselinePort}`, adminToken, client, env };
 
-    console.log(`\nrunning ${scenarios.length} scenarios, ${DURATION} s each`);
-    for (const scenario of scenarios) {
+    const chosen = scenarios.filter((scenario) => selected(scenario.name));
+    console.log(`\nrunning ${chosen.length} scenarios, ${DURATION} s each`);
+    for (const scenario of chosen) {
       console.log(`- ${scenario.name}: ${scenario.description}`);
       results.push(await runScenario(scenario.name, await scenario.request(ctx)));
     }
     await baseline.close();
     baseline = undefined;
 
-    console.log(`- webhook_fanout: ${FANOUT.updates} incident updates, each to ${FANOUT.subscriptions} subscriptions, delivered to a local receiver`);
-    fanout = await runFanout(await fanoutContext(ctx), FANOUT);
-    console.log(
-      `  webhook_fanout: ${fmt(fanout.perSecond, 0)} deliveries/s (${fanout.deliveries}/${fanout.expected} in ${fanout.seconds.toFixed(1)} s), ` +
-        `event-to-delivery p50 ${fmt(fanout.p50, 1)} ms, p99 ${fmt(fanout.p99, 1)} ms`,
-    );
+    if (selected('webhook_fanout')) {
+      console.log(`- webhook_fanout: ${FANOUT.updates} incident updates, each to ${FANOUT.subscriptions} subscriptions, delivered to a local receiver`);
+      fanout = await runFanout(await fanoutContext(ctx), FANOUT);
+      console.log(
+        `  webhook_fanout: ${fmt(fanout.perSecond, 0)} deliveries/s (${fanout.deliveries}/${fanout.expected} in ${fanout.seconds.toFixed(1)} s), ` +
+          `event-to-delivery p50 ${fmt(fanout.p50, 1)} ms, p99 ${fmt(fanout.p99, 1)} ms`,
+      );
+    }
 
 
     console.log('\nstopping the server (SIGTERM)...');
