@@ -2,6 +2,11 @@
 // local receiver. Prints deliveries/s and the event-to-delivery latency (p50, p99), measured from the
 // incident's `updated_at` in the payload (set inside the change's transaction, just before its commit)
 // to the receiver's arrival time, on the same machine clock.
+//
+// The load is open: updates are sent on a fixed schedule that offers `rate` deliveries per second (rate / S
+// updates per second), whether or not earlier ones have been delivered, the way changes arrive in
+// production. A closed loop (each lane sends its next update when the last one returns) would measure
+// queueing behind a backlog it builds itself, not the delay a subscriber sees at a given sustained rate.
 import { createServer, type Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -18,8 +23,10 @@ export interface FanoutContext {
 export interface FanoutOptions {
   updates: number;
   subscriptions: number;
-  /** Updates in flight at once. */
+  /** Incidents updated in turn; an update waits for a lane whose previous update has returned. */
   concurrency: number;
+  /** Deliveries per second offered: updates are sent every subscriptions / rate seconds. */
+  rate: number;
   timeoutMs: number;
 }
 
@@ -31,6 +38,8 @@ export interface FanoutResult {
   p50: number;
   p99: number;
   max: number;
+  /** Updates per second actually sent (below rate / subscriptions when the API could not keep up). */
+  updatesPerSecond: number;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -87,17 +96,23 @@ export async function runFanout(ctx: FanoutContext, options: FanoutOptions): Pro
     }
 
     const expected = options.updates * options.subscriptions;
+    const interval = (1000 * options.subscriptions) / options.rate;
     const started = Date.now();
-    let next = 0;
-    // Each lane updates its own incident, so updates never wait on each other's row lock.
-    await Promise.all(
-      incidents.map(async (id) => {
-        while (next < options.updates) {
-          const n = next++;
-          await post(ctx, '/graphql', { documentId: ctx.updateIncident, variables: { id, input: { summary: `update ${n}` } } });
-        }
-      }),
-    );
+    const free = [...incidents];
+    const waiting: Array<(id: string) => void> = [];
+    const release = (id: string) => (waiting.length ? waiting.shift()!(id) : free.push(id));
+    const lane = () => (free.length ? Promise.resolve(free.shift()!) : new Promise<string>((resolve) => waiting.push(resolve)));
+    const inFlight: Array<Promise<unknown>> = [];
+    for (let n = 0; n < options.updates; n++) {
+      const due = started + n * interval;
+      if (due > Date.now()) await sleep(due - Date.now());
+      const id = await lane();
+      inFlight.push(
+        post(ctx, '/graphql', { documentId: ctx.updateIncident, variables: { id, input: { summary: `update ${n}` } } }).finally(() => release(id)),
+      );
+    }
+    await Promise.all(inFlight);
+    const sent = (Date.now() - started) / 1000;
     const deadline = Date.now() + options.timeoutMs;
     while (latencies.length < expected && Date.now() < deadline) await sleep(20);
     const seconds = ((lastArrival || Date.now()) - started) / 1000;
@@ -110,6 +125,7 @@ export async function runFanout(ctx: FanoutContext, options: FanoutOptions): Pro
       p50: percentile(sorted, 50),
       p99: percentile(sorted, 99),
       max: sorted[sorted.length - 1] ?? NaN,
+      updatesPerSecond: options.updates / sent,
     };
   } finally {
     // Later scenarios must not pay for this one's subscriptions.

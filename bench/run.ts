@@ -355,6 +355,18 @@ interface IncidentsFixture {
 }
 
 let incidentsFixturePromise: Promise<IncidentsFixture> | undefined;
+let publishPromise: Promise<void> | undefined;
+
+/** The operator publishes the shipped bundles (CLI), once per bench, for whichever scenario needs them first. */
+function publishBundles(ctx: BenchContext): Promise<void> {
+  publishPromise ??= (async () => {
+    const published = (await runCli(ctx.env, ['operations', 'publish'])) as Array<{ bundle: string; status: string }>;
+    for (const bundle of ['incident-read', 'incident-sync']) {
+      if (!published.some((p) => p.bundle === bundle)) throw new Error(`operations publish did not publish ${bundle}: ${JSON.stringify(published)}`);
+    }
+  })();
+  return publishPromise;
+}
 
 /** Created once, by whichever of the two incident scenarios runs first. */
 function incidentsFixture(ctx: BenchContext): Promise<IncidentsFixture> {
@@ -387,10 +399,7 @@ async function graphqlPost(ctx: BenchContext, headers: Record<string, string>, b
  */
 async function createIncidentsFixture(ctx: BenchContext): Promise<IncidentsFixture> {
   console.log('  setting up: operations publish, a partner app with incident-read + incident-sync, 10 incidents');
-  const published = (await runCli(ctx.env, ['operations', 'publish'])) as Array<{ bundle: string; status: string }>;
-  for (const bundle of ['incident-read', 'incident-sync']) {
-    if (!published.some((p) => p.bundle === bundle)) throw new Error(`operations publish did not publish ${bundle}: ${JSON.stringify(published)}`);
-  }
+  await publishBundles(ctx);
   const partner = await registerClient(ctx.tesseraUrl, ctx.adminToken, 'Bench partner', ['incidents:read', 'incidents:write']);
   for (const bundle of ['incident-read', 'incident-sync']) await runCli(ctx.env, ['operations', 'assign', bundle, partner.id]);
 
@@ -425,15 +434,17 @@ async function createIncidentsFixture(ctx: BenchContext): Promise<IncidentsFixtu
 }
 
 const FANOUT = {
-  updates: Number(process.env.BENCH_FANOUT_UPDATES ?? 1000),
+  updates: positiveNumber('BENCH_FANOUT_UPDATES', 2000),
   subscriptions: 10,
   concurrency: 20,
+  rate: positiveNumber('BENCH_FANOUT_RATE', TARGETS.fanoutPerSecond),
   timeoutMs: 120_000,
 };
 
 /** An integrator app that manages webhooks and changes incidents (incident-sync), with its token. */
 async function fanoutContext(ctx: BenchContext): Promise<FanoutContext> {
   const scopes = ['incidents:read', 'incidents:write', 'webhooks:read', 'webhooks:write'];
+  await publishBundles(ctx);
   const app = await registerClient(ctx.tesseraUrl, ctx.adminToken, 'Bench webhooks', scopes);
   await runCli(ctx.env, ['operations', 'assign', 'incident-sync', app.id]);
   const tokenResponse = await fetch(new URL('/v1/oauth/token', ctx.tesseraUrl), {
@@ -817,10 +828,14 @@ async function main(): Promise<number> {
     baseline = undefined;
 
     if (selected('webhook_fanout')) {
-      console.log(`- webhook_fanout: ${FANOUT.updates} incident updates, each to ${FANOUT.subscriptions} subscriptions, delivered to a local receiver`);
+      console.log(
+        `- webhook_fanout: ${FANOUT.updates} incident updates, each to ${FANOUT.subscriptions} subscriptions (a local receiver), ` +
+          `sent at ${fmt(FANOUT.rate / FANOUT.subscriptions, 0)}/s to offer ${fmt(FANOUT.rate, 0)} deliveries/s`,
+      );
       fanout = await runFanout(await fanoutContext(ctx), FANOUT);
       console.log(
-        `  webhook_fanout: ${fmt(fanout.perSecond, 0)} deliveries/s (${fanout.deliveries}/${fanout.expected} in ${fanout.seconds.toFixed(1)} s), ` +
+        `  webhook_fanout: ${fmt(fanout.perSecond, 0)} deliveries/s (${fanout.deliveries}/${fanout.expected} in ${fanout.seconds.toFixed(1)} s, ` +
+          `updates sent at ${fmt(fanout.updatesPerSecond, 0)}/s), ` +
           `event-to-delivery p50 ${fmt(fanout.p50, 1)} ms, p99 ${fmt(fanout.p99, 1)} ms`,
       );
     }

@@ -225,3 +225,28 @@ describe('failing_since and the 5-day auto-disable', () => {
     expect((await webhook(webhookId)).enabled).toBe(true);
   });
 });
+
+describe('fan-out', () => {
+  it('sends an event to every subscription with one webhook-id, and a dispatch run again resends nothing already attempted', async () => {
+    receiver.respond = (request) => ({ status: request.path === '/fan/b' ? 500 : 204 });
+    const paths = ['/fan/a', '/fan/b', '/fan/c'];
+    const webhookIds = await Promise.all(paths.map(subscribe));
+    await createIncident('Fan-out');
+
+    const first = await receiver.waitFor(3, (r) => paths.includes(r.path));
+    expect(new Set(first.map((r) => r.headers['webhook-id'])).size).toBe(1);
+    await expect.poll(async () => Promise.all(webhookIds.map(async (id) => (await deliveries(id))[0]?.attempts ?? 0))).toEqual([1, 1, 1]);
+    const views = await Promise.all(webhookIds.map(async (id) => (await deliveries(id))[0]!));
+    expect(views.map((v) => v.status)).toEqual(['succeeded', expect.stringMatching(/^(retrying|failed)$/), 'succeeded']);
+
+    // The event's dispatch job running again (as after a crash once it had recorded its outcomes)
+    // attempts nothing: the successes are done and the failure belongs to its own retry job.
+    expect(await h.runtime.webhooks.dispatch(views.map((v) => v.id))).toEqual([]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(receiver.received.filter((r) => r.path === '/fan/a' || r.path === '/fan/c')).toHaveLength(2);
+
+    for (const id of webhookIds) {
+      expect((await h.request({ method: 'DELETE', url: `/v1/webhooks/${id}`, headers: bearer(acme.adminToken) })).statusCode).toBe(204);
+    }
+  });
+});

@@ -23,7 +23,11 @@ export const DomainEvent = defineEntity({
 });
 export type DomainEvent = InferEntity<typeof DomainEvent>;
 
+/** One delivery's next attempt: retries, redeliveries and test sends (job key = delivery id). */
 export const DELIVER_TASK = 'webhook-deliver';
+/** The first attempts of one event's deliveries, sent together (one job per event, not per delivery). */
+export const DISPATCH_TASK = 'webhook-dispatch';
+const MAX_JOB_ATTEMPTS = 25;
 
 /** The JSON body every subscriber receives for an event (the same bytes on every attempt). */
 export function eventBody(event: { id: string; type: string; createdAt: Date; tenantId: string; data: Record<string, unknown> }): string {
@@ -37,9 +41,9 @@ export function eventBody(event: { id: string; type: string; createdAt: Date; te
 export async function enqueueDeliveries(em: EntityManager, deliveryIds: string[], runAt?: Date): Promise<void> {
   if (!deliveryIds.length) return;
   await em.execute(
-    `select graphile_worker.add_job(?, json_build_object('deliveryId', d), run_at := coalesce(?::timestamptz, now()), max_attempts := 25, job_key := d, job_key_mode := 'replace')
+    `select graphile_worker.add_job(?, json_build_object('deliveryId', d), run_at := coalesce(?::timestamptz, now()), max_attempts := ?, job_key := d, job_key_mode := 'replace')
      from jsonb_array_elements_text(?::jsonb) as d`,
-    [DELIVER_TASK, runAt ?? null, JSON.stringify(deliveryIds)],
+    [DELIVER_TASK, runAt ?? null, MAX_JOB_ATTEMPTS, JSON.stringify(deliveryIds)],
   );
 }
 
@@ -58,6 +62,13 @@ export async function recordEvent(em: EntityManager, tenantId: string, type: Eve
      select t.d, ?, t.w, ?, ?, ?, 'queued', 0, ?, ? from jsonb_to_recordset(?::jsonb) as t(d text, w text)`,
     [tenantId, event.id, type, body, now, now, JSON.stringify(subscriptions.map((s, i) => ({ d: ids[i], w: s.id })))],
   );
-  await enqueueDeliveries(em, ids);
+  // One job for the whole fan-out: a job costs a row, a NOTIFY, a fetch and a completion in PostgreSQL,
+  // so per-delivery jobs would multiply that by the number of subscribers. No job key: nothing replaces
+  // a new event's dispatch. A failed delivery gets its own keyed retry job (WebhookService.attempt).
+  await em.execute(`select graphile_worker.add_job(?, json_build_object('deliveryIds', ?::jsonb), max_attempts := ?)`, [
+    DISPATCH_TASK,
+    JSON.stringify(ids),
+    MAX_JOB_ATTEMPTS,
+  ]);
   return event;
 }

@@ -48,6 +48,16 @@ interface DeliveryTarget {
   failing_since: string | Date | null;
 }
 
+/** What one send produced, before it is recorded. */
+interface SendResult {
+  target: DeliveryTarget;
+  attemptedAt: Date;
+  response?: OutboundResponse;
+  /** Why the attempt failed (non-2xx, timeout, refused address...), or null for a 2xx. */
+  error: string | null;
+  latencyMs: number;
+}
+
 function can(principal: Principal, scope: string): boolean {
   return principal.scopes.has(scope) || principal.scopes.has(SCOPE_ADMIN);
 }
@@ -313,25 +323,51 @@ export class WebhookService {
     return Math.min(Math.max(seconds, RETRY_AFTER_MIN_S), max) * 1000;
   }
 
-  /**
-   * One attempt. The common case (a 2xx) costs two statements: one read of the delivery with its
-   * subscription, one write of the outcome and the attempt. Failures take the fuller path below.
-   */
+  /** The next attempt of one delivery: a retry, a redelivery or a test send (its own keyed job). */
   async attempt(deliveryId: string): Promise<AttemptOutcome> {
-    const {
-      rows: [target],
-    } = await this.pool.query<DeliveryTarget>(
+    const [outcome] = await this.attemptAll([deliveryId], false);
+    return outcome ?? 'skipped';
+  }
+
+  /**
+   * The first attempts of one event's deliveries (the event's dispatch job), sent concurrently. A
+   * delivery already attempted is left to its own retry job, so a dispatch job that runs again after
+   * a crash resends only what was never recorded (at-least-once, same `webhook-id`).
+   */
+  dispatch(deliveryIds: string[]): Promise<AttemptOutcome[]> {
+    return this.attemptAll(deliveryIds, true);
+  }
+
+  /**
+   * The common case (every receiver answers 2xx) costs two statements whatever the number of
+   * deliveries: one read of the deliveries with their subscriptions, one write of the outcomes and
+   * attempts. Failures take the fuller path of recordFailure, one delivery at a time.
+   */
+  private async attemptAll(deliveryIds: string[], firstAttemptsOnly: boolean): Promise<AttemptOutcome[]> {
+    const { rows } = await this.pool.query<DeliveryTarget>(
       `select d.id, d.tenant_id, d.event_id, d.body, d.status, s.id as webhook_id, s.url, s.enabled, s.secret_sealed,
               s.previous_secret_sealed, s.previous_secret_expires_at, s.failing_since
-       from webhook_deliveries d join webhook_subscriptions s on s.id = d.webhook_id where d.id = $1`,
-      [deliveryId],
+       from webhook_deliveries d join webhook_subscriptions s on s.id = d.webhook_id
+       where d.id = any($1::text[]) and d.status not in ('succeeded', 'failed') ${firstAttemptsOnly ? 'and d.attempts = 0' : ''}`,
+      [deliveryIds],
     );
-    if (!target || target.status === 'succeeded' || target.status === 'failed') return 'skipped';
-    if (!target.enabled) {
-      await this.pool.query(`update webhook_deliveries set status = 'failed', error = 'the subscription is disabled', updated_at = now() where id = $1`, [deliveryId]);
-      return 'failed';
+    const disabled = rows.filter((target) => !target.enabled).map((target) => target.id);
+    if (disabled.length) {
+      await this.pool.query(`update webhook_deliveries set status = 'failed', error = 'the subscription is disabled', updated_at = now() where id = any($1::text[])`, [disabled]);
     }
+    const sent = await Promise.all(rows.filter((target) => target.enabled).map((target) => this.send(target)));
+    const succeeded = sent.filter((result) => !result.error);
+    await this.recordSuccesses(succeeded);
+    const failed = await Promise.all(
+      sent
+        .filter((result) => result.error)
+        .map((result) => this.recordFailure(result.target.id, result.target, result.attemptedAt, result.response, result.error!, result.latencyMs)),
+    );
+    return [...disabled.map(() => 'failed' as const), ...succeeded.map(() => 'succeeded' as const), ...failed];
+  }
 
+  /** One signed POST; a non-2xx answer or a network failure comes back as `error`, never thrown. */
+  private async send(target: DeliveryTarget): Promise<SendResult> {
     const attemptedAt = new Date();
     const secrets = this.liveSecrets(
       {
@@ -343,36 +379,43 @@ export class WebhookService {
       attemptedAt,
     );
     const headers = signatureHeaders(secrets, target.event_id, target.body, attemptedAt);
-    let response: OutboundResponse | undefined;
-    let error: string | null = null;
-    let latencyMs = 0;
     try {
-      response = await this.http.post(target.url, headers, target.body);
-      latencyMs = response.latencyMs;
-      if (response.status < 200 || response.status >= 300) error = `the endpoint answered ${response.status}`;
+      const response = await this.http.post(target.url, headers, target.body);
+      const error = response.status < 200 || response.status >= 300 ? `the endpoint answered ${response.status}` : null;
+      return { target, attemptedAt, response, error, latencyMs: response.latencyMs };
     } catch (e) {
       const failure = e instanceof DeliveryError ? e : new DeliveryError('network', (e as Error).message);
-      error = failure.message;
-      latencyMs = failure.latencyMs;
+      return { target, attemptedAt, error: failure.message, latencyMs: failure.latencyMs };
     }
+  }
 
-    if (!error) {
-      // One statement: the delivery, its attempt, and (only if it was failing) the subscription.
-      await this.pool.query(
-        `with d as (
-           update webhook_deliveries set status = 'succeeded', attempts = attempts + 1, last_attempt_at = $1, response_status = $2,
-             latency_ms = $3, error = null, next_attempt_at = null, updated_at = now()
-           where id = $4 returning id, tenant_id, attempts
-         ), s as (
-           update webhook_subscriptions set failing_since = null where id = $5 and failing_since is not null
-         )
-         insert into webhook_attempts (id, tenant_id, delivery_id, number, attempted_at, response_status, latency_ms, error, response_snippet)
-         select $6, d.tenant_id, d.id, d.attempts, $1, $2, $3, null, $7 from d`,
-        [attemptedAt, response!.status, latencyMs, deliveryId, target.webhook_id, newId('att'), response!.snippet],
-      );
-      return 'succeeded';
-    }
-    return this.recordFailure(deliveryId, target, attemptedAt, response, error, latencyMs);
+  /** One statement for any number of successes: the deliveries, their attempts, and subscriptions that were failing. */
+  private async recordSuccesses(results: SendResult[]): Promise<void> {
+    if (!results.length) return;
+    await this.pool.query(
+      `with input as (
+         select * from unnest($1::text[], $2::text[], $3::timestamptz[], $4::int[], $5::int[], $6::text[])
+           as t(delivery_id, attempt_id, attempted_at, response_status, latency_ms, snippet)
+       ), d as (
+         update webhook_deliveries w set status = 'succeeded', attempts = w.attempts + 1, last_attempt_at = i.attempted_at,
+           response_status = i.response_status, latency_ms = i.latency_ms, error = null, next_attempt_at = null, updated_at = now()
+         from input i where w.id = i.delivery_id
+         returning w.id, w.tenant_id, w.webhook_id, w.attempts
+       ), s as (
+         update webhook_subscriptions set failing_since = null where id in (select webhook_id from d) and failing_since is not null
+       )
+       insert into webhook_attempts (id, tenant_id, delivery_id, number, attempted_at, response_status, latency_ms, error, response_snippet)
+       select i.attempt_id, d.tenant_id, d.id, d.attempts, i.attempted_at, i.response_status, i.latency_ms, null, i.snippet
+       from d join input i on i.delivery_id = d.id`,
+      [
+        results.map((r) => r.target.id),
+        results.map(() => newId('att')),
+        results.map((r) => r.attemptedAt),
+        results.map((r) => r.response!.status),
+        results.map((r) => r.latencyMs),
+        results.map((r) => r.response!.snippet),
+      ],
+    );
   }
 
   private async recordFailure(

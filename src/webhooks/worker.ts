@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import { Logger, makeWorkerUtils, run, type Runner, type WorkerEvents, type WorkerUtils } from 'graphile-worker';
 import pg from 'pg';
 import type { Config } from '../config.js';
-import { DELIVER_TASK } from './outbox.js';
+import { DELIVER_TASK, DISPATCH_TASK } from './outbox.js';
 import type { WebhookService } from './service.js';
 
 export class DeliveryWorker {
@@ -46,6 +46,10 @@ export class DeliveryWorker {
         [DELIVER_TASK]: async (payload) => {
           const { deliveryId } = payload as { deliveryId: string };
           await this.webhooks.attempt(deliveryId);
+        },
+        [DISPATCH_TASK]: async (payload) => {
+          const { deliveryIds } = payload as { deliveryIds: string[] };
+          await this.webhooks.dispatch(deliveryIds);
         },
       },
     });
