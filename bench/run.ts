@@ -13,7 +13,8 @@
 //
 // Environment: BENCH_DURATION (seconds per scenario, default 10), BENCH_CONNECTIONS (default 50),
 // BENCH_WARMUP (seconds of unmeasured load before each scenario, default 1; 0 turns it off),
-// BENCH_ONLY (comma-separated scenario names, `webhook_fanout` included, to run only those; default all).
+// BENCH_ONLY (comma-separated scenario names, `webhook_fanout` included, to run only those; default all),
+// BENCH_SERVER_CPU_PROF (a folder: the server writes V8 CPU profiles there).
 // Only 127.0.0.1 is ever contacted.
 //
 // The persisted-query pair (graphql_persisted_list vs baseline_incidents_list) needs data: the first of them
@@ -264,7 +265,9 @@ function track(child: ChildProcess): Promise<number | null> {
 
 async function startServer(env: NodeJS.ProcessEnv, port: number): Promise<ServerProcess> {
   const started = performance.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // BENCH_SERVER_CPU_PROF=<dir>: the server writes a V8 CPU profile there when it stops (to see where the time went).
+  const profile = process.env.BENCH_SERVER_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_SERVER_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = tailBuffer();
   child.stdout!.on('data', log.push);
   child.stderr!.on('data', log.push);
@@ -435,7 +438,7 @@ async function createIncidentsFixture(ctx: BenchContext): Promise<IncidentsFixtu
 
 const FANOUT = {
   updates: positiveNumber('BENCH_FANOUT_UPDATES', 2000),
-  subscriptions: 10,
+  subscriptions: positiveNumber('BENCH_FANOUT_SUBSCRIPTIONS', 10),
   concurrency: 20,
   rate: positiveNumber('BENCH_FANOUT_RATE', TARGETS.fanoutPerSecond),
   timeoutMs: 120_000,

@@ -172,3 +172,26 @@ describe('refusals', () => {
     expect((await gql(h, p, acme.tenantId, { documentId: `sha256:${LIST}` })).statusCode).toBe(404);
   });
 });
+
+describe('updates', () => {
+  it('updates labels and severity (stored, read back, described by the event), and an update that changes nothing writes no event', async () => {
+    const created = await create(sync, acme.tenantId, { title: 'Search is slow', severity: 'SEV3', labels: ['search'] });
+    const id = created.json().data.createIncident.incident.id;
+    const update = (input: Record<string, unknown>) => gql(h, sync, acme.tenantId, { documentId: `sha256:${UPDATE}`, variables: { id, input } });
+
+    const updated = await update({ labels: ['search', 'eu-west'], severity: 'SEV2' });
+    expect(updated.json().data.updateIncident).toMatchObject({ incident: { labels: ['search', 'eu-west'], severity: 'SEV2' }, userErrors: [] });
+    const read = await gql(h, sync, acme.tenantId, { documentId: `sha256:${GET}`, variables: { id } });
+    expect(read.json().data.incident).toMatchObject({ labels: ['search', 'eu-west'], severity: 'SEV2', title: 'Search is slow' });
+    expect(await update({ labels: ['search', 'eu-west'], severity: 'SEV2' })).toHaveProperty('statusCode', 200);
+
+    const events = await h.runtime.orm.em.fork().getConnection().execute(
+      "select type, data->'changes' as changes, data->'incident'->'labels' as labels from domain_events where data->'incident'->>'id' = ? order by created_at",
+      [id],
+    );
+    expect(events).toEqual([
+      { type: 'incident.created', changes: null, labels: ['search'] },
+      { type: 'incident.updated', changes: ['severity', 'labels'], labels: ['search', 'eu-west'] },
+    ]);
+  });
+});
