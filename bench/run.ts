@@ -14,7 +14,8 @@
 // Environment: BENCH_DURATION (seconds per scenario, default 10), BENCH_CONNECTIONS (default 50),
 // BENCH_WARMUP (seconds of unmeasured load before each scenario, default 1; 0 turns it off),
 // BENCH_ONLY (comma-separated scenario names, `webhook_fanout` included, to run only those; default all),
-// BENCH_SERVER_CPU_PROF (a folder: the server writes V8 CPU profiles there).
+// BENCH_SERVER_CPU_PROF (a folder: the server writes V8 CPU profiles there). The fan-out scenario: BENCH_FANOUT_UPDATES,
+// BENCH_FANOUT_SUBSCRIPTIONS, BENCH_FANOUT_RATE (deliveries/s offered), BENCH_WORKERS (ROLE=worker processes; 0 = in-process).
 // Only 127.0.0.1 is ever contacted.
 //
 // The persisted-query pair (graphql_persisted_list vs baseline_incidents_list) needs data: the first of them
@@ -442,7 +443,36 @@ const FANOUT = {
   concurrency: 20,
   rate: positiveNumber('BENCH_FANOUT_RATE', TARGETS.fanoutPerSecond),
   timeoutMs: 120_000,
+  /**
+   * Delivery worker processes (ROLE=worker) beside the server, which then runs ROLE=api: the scale-out
+   * deployment (DESIGN "Scale-out"). 0 delivers inside the server process (ROLE=all, the default deployment).
+   */
+  workers: nonNegativeNumber('BENCH_WORKERS', 1),
 };
+
+/** A ROLE=worker process on the server's embedded PostgreSQL; resolves once it logs that it is ready. */
+async function startWorker(env: NodeJS.ProcessEnv, dataDir: string): Promise<ServerProcess> {
+  const started = performance.now();
+  const db = embeddedDatabase(dataDir);
+  const databaseUrl = `postgres://${encodeURIComponent(db.user!)}:${encodeURIComponent(String(db.password))}@${db.host}:${db.port}/${db.database}`;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: { ...env, ROLE: 'worker', DATABASE_URL: databaseUrl, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const log = tailBuffer();
+  const exited = track(child);
+  const ready = new Promise<void>((resolve) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      log.push(chunk);
+      if (log.read().includes('Tessera is ready')) resolve();
+    });
+  });
+  child.stderr!.on('data', log.push);
+  const outcome = await withTimeout(Promise.race([ready.then(() => 'ready' as const), exited.then(() => 'exited' as const)]), READY_TIMEOUT_MS);
+  if (outcome !== 'ready') throw new Error(`the worker process ${outcome === 'exited' ? 'exited' : 'was not ready'} before it was ready:\n${log.read()}`);
+  return { child, exited, readyMs: performance.now() - started, logTail: log.read };
+}
 
 /** An integrator app that manages webhooks and changes incidents (incident-sync), with its token. */
 async function fanoutContext(ctx: BenchContext): Promise<FanoutContext> {
@@ -767,6 +797,8 @@ async function main(): Promise<number> {
     // The fan-out scenario's receiver runs on this machine: the operator allows loopback, over http.
     WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8',
     WEBHOOK_HTTP_HOSTS: '127.0.0.1',
+    // With delivery worker processes for the fan-out scenario, the server only serves HTTP.
+    ROLE: selected('webhook_fanout') && FANOUT.workers > 0 ? 'api' : 'all',
   };
   const tesseraUrl = `http://${HOST}:${port}`;
 
@@ -835,7 +867,11 @@ async function main(): Promise<number> {
         `- webhook_fanout: ${FANOUT.updates} incident updates, each to ${FANOUT.subscriptions} subscriptions (a local receiver), ` +
           `sent at ${fmt(FANOUT.rate / FANOUT.subscriptions, 0)}/s to offer ${fmt(FANOUT.rate, 0)} deliveries/s`,
       );
+      const workers: ServerProcess[] = [];
+      for (let i = 0; i < FANOUT.workers; i++) workers.push(await startWorker(env, dataDir));
+      if (workers.length) console.log(`  ${workers.length} worker process(es) (ROLE=worker) deliver; the server runs ROLE=api`);
       fanout = await runFanout(await fanoutContext(ctx), FANOUT);
+      for (const worker of workers) await stopServer(worker);
       console.log(
         `  webhook_fanout: ${fmt(fanout.perSecond, 0)} deliveries/s (${fanout.deliveries}/${fanout.expected} in ${fanout.seconds.toFixed(1)} s, ` +
           `updates sent at ${fmt(fanout.updatesPerSecond, 0)}/s), ` +

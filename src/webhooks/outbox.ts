@@ -47,28 +47,39 @@ export async function enqueueDeliveries(em: EntityManager, deliveryIds: string[]
   );
 }
 
-export async function recordEvent(em: EntityManager, tenantId: string, type: EventType, data: Record<string, unknown>): Promise<DomainEvent> {
-  const now = new Date();
-  const event = em.create(DomainEvent, { id: newId('evt'), tenantId, type, data, createdAt: now, dispatchedAt: now });
+/**
+ * Writes the event, its deliveries to the tenant's matching enabled subscriptions and their dispatch job in
+ * the caller's transaction: two statements (the subscriptions, then one insert of everything), because this
+ * runs inside every incident change and each statement holds the change's row lock a little longer.
+ */
+export async function recordEvent(em: EntityManager, tenantId: string, type: EventType, data: Record<string, unknown>): Promise<{ id: string }> {
+  const event = { id: newId('evt'), tenantId, type, data, createdAt: new Date() };
   const subscriptions: Array<{ id: string }> = await em.execute(
     'select id from webhook_subscriptions where tenant_id = ? and enabled and events @> ?::jsonb',
     [tenantId, JSON.stringify([type])],
   );
-  if (!subscriptions.length) return event;
-  const body = eventBody(event);
-  const ids = subscriptions.map(() => newId('dlv'));
-  await em.execute(
-    `insert into webhook_deliveries (id, tenant_id, webhook_id, event_id, event_type, body, status, attempts, created_at, updated_at)
-     select t.d, ?, t.w, ?, ?, ?, 'queued', 0, ?, ? from jsonb_to_recordset(?::jsonb) as t(d text, w text)`,
-    [tenantId, event.id, type, body, now, now, JSON.stringify(subscriptions.map((s, i) => ({ d: ids[i], w: s.id })))],
-  );
+  const insertEvent = `insert into domain_events (id, tenant_id, type, data, created_at, dispatched_at) values (?, ?, ?, ?::jsonb, ?, ?)`;
+  const eventValues = [event.id, tenantId, type, JSON.stringify(data), event.createdAt, event.createdAt];
+  if (!subscriptions.length) {
+    await em.execute(insertEvent, eventValues);
+    return event;
+  }
+  const deliveries = subscriptions.map((s) => ({ d: newId('dlv'), w: s.id }));
   // One job for the whole fan-out: a job costs a row, a NOTIFY, a fetch and a completion in PostgreSQL,
   // so per-delivery jobs would multiply that by the number of subscribers. No job key: nothing replaces
   // a new event's dispatch. A failed delivery gets its own keyed retry job (WebhookService.attempt).
-  await em.execute(`select graphile_worker.add_job(?, json_build_object('deliveryIds', ?::jsonb), max_attempts := ?)`, [
-    DISPATCH_TASK,
-    JSON.stringify(ids),
-    MAX_JOB_ATTEMPTS,
-  ]);
+  await em.execute(
+    `with event as (${insertEvent}),
+     deliveries as (
+       insert into webhook_deliveries (id, tenant_id, webhook_id, event_id, event_type, body, status, attempts, created_at, updated_at)
+       select t.d, ?, t.w, ?, ?, ?, 'queued', 0, ?, ? from jsonb_to_recordset(?::jsonb) as t(d text, w text)
+     )
+     select graphile_worker.add_job(?, json_build_object('deliveryIds', ?::jsonb), max_attempts := ?)`,
+    [
+      ...eventValues,
+      ...[tenantId, event.id, type, eventBody(event), event.createdAt, event.createdAt, JSON.stringify(deliveries)],
+      ...[DISPATCH_TASK, JSON.stringify(deliveries.map((d) => d.d)), MAX_JOB_ATTEMPTS],
+    ],
+  );
   return event;
 }
