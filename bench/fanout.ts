@@ -27,6 +27,8 @@ export interface FanoutOptions {
   concurrency: number;
   /** Deliveries per second offered: updates are sent every subscriptions / rate seconds. */
   rate: number;
+  /** Seconds of the same load before the measured run (JIT, connection pools), not counted. */
+  warmup: number;
   timeoutMs: number;
 }
 
@@ -60,6 +62,7 @@ async function post(ctx: FanoutContext, path: string, body: unknown): Promise<Re
 
 export async function runFanout(ctx: FanoutContext, options: FanoutOptions): Promise<FanoutResult> {
   const latencies: number[] = [];
+  let warmupArrivals = 0;
   let firstArrival = 0;
   let lastArrival = 0;
   const receiver: Server = createServer((req, res) => {
@@ -68,8 +71,9 @@ export async function runFanout(ctx: FanoutContext, options: FanoutOptions): Pro
     req.on('end', () => {
       const now = Date.now();
       res.writeHead(204).end();
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { type: string; data: { incident?: { updated_at: string } } };
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { type: string; data: { incident?: { updated_at: string; summary: string } } };
       if (body.type !== 'incident.updated' || !body.data.incident) return;
+      if (body.data.incident.summary.startsWith('warmup')) return void warmupArrivals++;
       latencies.push(now - Date.parse(body.data.incident.updated_at));
       firstArrival ||= now;
       lastArrival = now;
@@ -95,23 +99,36 @@ export async function runFanout(ctx: FanoutContext, options: FanoutOptions): Pro
       incidents.push(json.data.createIncident.incident.id);
     }
 
-    const expected = options.updates * options.subscriptions;
     const interval = (1000 * options.subscriptions) / options.rate;
-    const started = Date.now();
     const free = [...incidents];
     const waiting: Array<(id: string) => void> = [];
     const release = (id: string) => (waiting.length ? waiting.shift()!(id) : free.push(id));
     const lane = () => (free.length ? Promise.resolve(free.shift()!) : new Promise<string>((resolve) => waiting.push(resolve)));
-    const inFlight: Array<Promise<unknown>> = [];
-    for (let n = 0; n < options.updates; n++) {
-      const due = started + n * interval;
-      if (due > Date.now()) await sleep(due - Date.now());
-      const id = await lane();
-      inFlight.push(
-        post(ctx, '/graphql', { documentId: ctx.updateIncident, variables: { id, input: { summary: `update ${n}` } } }).finally(() => release(id)),
-      );
+    /** `count` updates on the open schedule; resolves when every update has been answered. */
+    const sendUpdates = async (count: number, label: string) => {
+      const started = Date.now();
+      const inFlight: Array<Promise<unknown>> = [];
+      for (let n = 0; n < count; n++) {
+        const due = started + n * interval;
+        if (due > Date.now()) await sleep(due - Date.now());
+        const id = await lane();
+        inFlight.push(
+          post(ctx, '/graphql', { documentId: ctx.updateIncident, variables: { id, input: { summary: `${label} ${n}` } } }).finally(() => release(id)),
+        );
+      }
+      await Promise.all(inFlight);
+    };
+
+    const warmupUpdates = Math.round((options.warmup * options.rate) / options.subscriptions);
+    if (warmupUpdates > 0) {
+      await sendUpdates(warmupUpdates, 'warmup');
+      const until = Date.now() + options.timeoutMs;
+      while (warmupArrivals < warmupUpdates * options.subscriptions && Date.now() < until) await sleep(20);
     }
-    await Promise.all(inFlight);
+
+    const expected = options.updates * options.subscriptions;
+    const started = Date.now();
+    await sendUpdates(options.updates, 'update');
     const sent = (Date.now() - started) / 1000;
     const deadline = Date.now() + options.timeoutMs;
     while (latencies.length < expected && Date.now() < deadline) await sleep(20);
