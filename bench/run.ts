@@ -264,11 +264,15 @@ function track(child: ChildProcess): Promise<number | null> {
   });
 }
 
+/** BENCH_SERVER_CPU_PROF=<dir>: server and worker processes write V8 CPU profiles there when they stop. */
+function profileArgs(): string[] {
+  const dir = process.env.BENCH_SERVER_CPU_PROF;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+}
+
 async function startServer(env: NodeJS.ProcessEnv, port: number): Promise<ServerProcess> {
   const started = performance.now();
-  // BENCH_SERVER_CPU_PROF=<dir>: the server writes a V8 CPU profile there when it stops (to see where the time went).
-  const profile = process.env.BENCH_SERVER_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_SERVER_CPU_PROF}`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...profileArgs(), '--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = tailBuffer();
   child.stdout!.on('data', log.push);
   child.stderr!.on('data', log.push);
@@ -458,7 +462,7 @@ async function startWorker(env: NodeJS.ProcessEnv, dataDir: string): Promise<Ser
   const started = performance.now();
   const db = embeddedDatabase(dataDir);
   const databaseUrl = `postgres://${encodeURIComponent(db.user!)}:${encodeURIComponent(String(db.password))}@${db.host}:${db.port}/${db.database}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, [...profileArgs(), '--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     env: { ...env, ROLE: 'worker', DATABASE_URL: databaseUrl, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
