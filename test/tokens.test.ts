@@ -126,3 +126,28 @@ describe('forged and broken tokens', () => {
     expectInvalidToken(await call(token), 'token is signed with an unknown key');
   });
 });
+
+describe('revocation', () => {
+  const issue = async () => (await h.runtime.tokens.issue({ subject: acme.userId, clientId: 'tessera-cli', scopes: ['platform:admin'], tenantId: acme.tenantId, ttlSeconds: 600 })).token;
+  const scopes = (token: string) => h.request({ method: 'GET', url: '/v1/platform/scopes', headers: bearer(token) });
+
+  it('takes effect in this process as soon as the revoking transaction commits', async () => {
+    const token = await issue();
+    const { jti, expiresAt } = await h.runtime.tokens.verify(token);
+    await h.runtime.orm.em.fork().transactional((tx) => h.runtime.revocations.revoke(tx, jti, new Date(expiresAt * 1000)));
+    expectInvalidToken(await scopes(token), 'token has been revoked');
+  });
+
+  it('revokes nothing when the revoking transaction rolls back', async () => {
+    const token = await issue();
+    const { jti, expiresAt } = await h.runtime.tokens.verify(token);
+    await expect(
+      h.runtime.orm.em.fork().transactional(async (tx) => {
+        await h.runtime.revocations.revoke(tx, jti, new Date(expiresAt * 1000));
+        expect(h.runtime.revocations.isRevoked(jti)).toBe(false); // not before the commit either
+        throw new Error('the change that revoked the token failed');
+      }),
+    ).rejects.toThrow('the change that revoked the token failed');
+    expect((await scopes(token)).statusCode).toBe(200);
+  });
+});

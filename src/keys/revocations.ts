@@ -9,12 +9,23 @@ export const REVOCATIONS_CHANNEL = 'tessera_revocations';
 export class RevocationList {
   /** jti -> expiry (epoch ms); entries leave once the token could no longer verify anyway. */
   private readonly revoked = new Map<string, number>();
+  /** Revocations written in a transaction that has not committed yet, by the transaction's EntityManager. */
+  private readonly pending = new WeakMap<EntityManager, Array<[jti: string, exp: number]>>();
   private timer?: NodeJS.Timeout;
 
   constructor(
     private readonly orm: MikroORM,
     private readonly log: (message: string, error?: unknown) => void = () => undefined,
-  ) {}
+  ) {
+    // MikroORM announces the end of every top-level transaction(al) with the transaction's own fork.
+    orm.em.getEventManager().registerSubscriber({
+      afterTransactionCommit: ({ em }) => {
+        for (const [jti, exp] of this.pending.get(em as EntityManager) ?? []) this.revoked.set(jti, exp);
+        this.pending.delete(em as EntityManager);
+      },
+      afterTransactionRollback: ({ em }) => void this.pending.delete(em as EntityManager),
+    });
+  }
 
   /** Without `notifications` (a one-shot CLI command) the list is loaded once and not kept fresh. */
   async start(notifications?: Notifications): Promise<void> {
@@ -51,11 +62,18 @@ export class RevocationList {
 
   /**
    * Revokes inside the caller's transaction: the row and the NOTIFY commit together (PostgreSQL delivers
-   * notifications at commit), and this process knows at once.
+   * notifications at commit). This process refuses the token the moment the transaction commits, not
+   * before: a rolled-back change revokes nothing. Other processes learn it from the NOTIFY.
    */
   async revoke(em: EntityManager, jti: string, expiresAt: Date): Promise<void> {
     await em.upsert(RevokedToken, { jti, expiresAt, revokedAt: new Date() });
     await em.execute(`select pg_notify('${REVOCATIONS_CHANNEL}', ?)`, [`${jti} ${expiresAt.getTime()}`]);
-    this.revoked.set(jti, expiresAt.getTime());
+    if (!em.isInTransaction()) {
+      this.revoked.set(jti, expiresAt.getTime()); // already committed (autocommit)
+      return;
+    }
+    const pending = this.pending.get(em) ?? [];
+    pending.push([jti, expiresAt.getTime()]);
+    this.pending.set(em, pending);
   }
 }
