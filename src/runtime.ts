@@ -72,10 +72,10 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
     for (const cleanup of cleanups.reverse()) await cleanup();
   };
   try {
-    await migrate(database.url);
-    const box = new SecretBox(config.secretsKey ?? (await developmentSecretsKey(config.dataDir)));
     const orm = await openOrm(database.url);
     cleanups.push(() => orm.close(true));
+    await migrate(database.url, orm);
+    const box = new SecretBox(config.secretsKey ?? (await developmentSecretsKey(config.dataDir)));
 
     const notifications = options.background ? new Notifications(database.url, options.log) : undefined;
     if (notifications) {

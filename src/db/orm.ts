@@ -106,16 +106,17 @@ const quietLogger = new Logger(() => () => undefined);
 /** Any stable 64-bit number: the advisory lock that serialises migrations between processes. */
 const MIGRATION_LOCK = 7_361_555_101;
 
-export async function migrate(url: string): Promise<void> {
+/** Runs pending migrations under an advisory lock; with `orm`, through it (the runtime's), else a short-lived one. */
+export async function migrate(url: string, orm?: MikroORM): Promise<void> {
   const lock = new pg.Client({ connectionString: url });
   await lock.connect();
   try {
     await lock.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
-    const orm = await MikroORM.init({ ...ormOptions(url, 2), pool: { min: 0, max: 2 } });
+    const migrator = orm ?? (await MikroORM.init({ ...ormOptions(url, 2), pool: { min: 0, max: 2 } }));
     try {
-      await orm.getMigrator().up();
+      await migrator.getMigrator().up();
     } finally {
-      await orm.close(true);
+      if (!orm) await migrator.close(true);
     }
     // graphile-worker's own schema: jobs are added by plain SQL inside our transactions.
     await runWorkerMigrations({ connectionString: url, logger: quietLogger });
