@@ -101,8 +101,8 @@ export class IncidentService {
 
   /**
    * The incident, locked until the transaction ends (SELECT ... FOR UPDATE), as a plain row. The write
-   * paths read and change one row: through the query builder (tenant filter applied, as everywhere)
-   * they cost a third of what entity hydration and change-set computation do (see the fan-out bench).
+   * paths read and change one row, through the query builder with the tenant filter applied as
+   * everywhere; no entity is hydrated and no change set computed, since the change is known here.
    */
   private async lock(tx: EntityManager, id: string): Promise<Incident | null> {
     const qb = tx.createQueryBuilder(Incident).select('*').where({ id }).setLockMode(LockMode.PESSIMISTIC_WRITE).limit(1);
