@@ -26,6 +26,15 @@ function field(form: Form, name: string): string | undefined {
   return value === '' ? undefined : value;
 }
 
+/** RFC 6749 section 2.3.1: the client id and secret are form-urlencoded before base64 ('+' is a space). */
+function formUnescape(s: string): string {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    throw new InvalidRequest('malformed Basic credentials');
+  }
+}
+
 /** RFC 6749 section 2.3.1: Basic credentials are form-urlencoded before base64. */
 function basicCredentials(request: FastifyRequest): ClientCredentialsInput['basic'] {
   const header = request.headers.authorization;
@@ -35,14 +44,7 @@ function basicCredentials(request: FastifyRequest): ClientCredentialsInput['basi
   const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon < 0) throw new InvalidRequest('malformed Basic credentials');
-  const unescape = (s: string) => {
-    try {
-      return decodeURIComponent(s.replace(/\+/g, ' '));
-    } catch {
-      throw new InvalidRequest('malformed Basic credentials');
-    }
-  };
-  return { clientId: unescape(decoded.slice(0, colon)), secret: unescape(decoded.slice(colon + 1)) };
+  return { clientId: formUnescape(decoded.slice(0, colon)), secret: formUnescape(decoded.slice(colon + 1)) };
 }
 
 function credentials(request: FastifyRequest, form: Form): ClientCredentialsInput {
@@ -204,11 +206,16 @@ export async function registerOAuthRoutes(app: FastifyInstance, oauth: OAuthServ
     return (request.body ?? {}) as Form;
   };
 
-  /** Per IP before anything else, per client once the client is named (the client_id is not yet trusted). */
-  const limit = async (request: FastifyRequest, form: Form) => {
+  /**
+   * Per IP before anything else, per client once the client is named (the client_id is not yet trusted).
+   * Returns the client's credentials, parsed once for the limit and the authentication both.
+   */
+  const limitedCredentials = async (request: FastifyRequest, form: Form): Promise<ClientCredentialsInput> => {
     await tokenPerIp.check(request, request.ip, 'from this address');
-    const clientId = credentials(request, form).basic?.clientId ?? field(form, 'client_id');
+    const input = credentials(request, form);
+    const clientId = input.basic?.clientId ?? input.bodyClientId;
     if (clientId) await tokenPerClient.check(request, clientId, 'for this client');
+    return input;
   };
 
   const tokenEndpointSchema = (summary: string, description: string, response: object) => ({
@@ -252,13 +259,13 @@ export async function registerOAuthRoutes(app: FastifyInstance, oauth: OAuthServ
       },
       async (request) => {
         const form = formOnly(request);
-        await limit(request, form);
+        const input = await limitedCredentials(request, form);
         const grantType = field(form, 'grant_type');
         if (!grantType) throw new InvalidRequest('grant_type is required');
         if (!['authorization_code', 'client_credentials', 'refresh_token'].includes(grantType)) {
           throw new UnsupportedGrantType(`grant_type ${grantType} is not supported`);
         }
-        const client = await oauth.authenticateClient(credentials(request, form));
+        const client = await oauth.authenticateClient(input);
         if (grantType === 'client_credentials') return oauth.clientCredentials(client, field(form, 'scope'));
         if (grantType === 'authorization_code') {
           return oauth.exchangeCode(client, field(form, 'code'), field(form, 'redirect_uri'), field(form, 'code_verifier'));
@@ -276,8 +283,7 @@ export async function registerOAuthRoutes(app: FastifyInstance, oauth: OAuthServ
       },
       async (request, reply) => {
         const form = formOnly(request);
-        await limit(request, form);
-        const client = await oauth.authenticateClient(credentials(request, form));
+        const client = await oauth.authenticateClient(await limitedCredentials(request, form));
         const token = field(form, 'token');
         if (!token) throw new InvalidRequest('token is required');
         await oauth.revoke(client, token);
@@ -294,8 +300,7 @@ export async function registerOAuthRoutes(app: FastifyInstance, oauth: OAuthServ
       },
       async (request) => {
         const form = formOnly(request);
-        await limit(request, form);
-        const client = await oauth.authenticateClient(credentials(request, form));
+        const client = await oauth.authenticateClient(await limitedCredentials(request, form));
         const token = field(form, 'token');
         if (!token) throw new InvalidRequest('token is required');
         return oauth.introspect(client, token);
