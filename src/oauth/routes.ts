@@ -64,9 +64,12 @@ export async function registerOAuthRoutes(app: FastifyInstance, oauth: OAuthServ
 
   // Secure cookies everywhere except a loopback issuer in development (browsers drop Secure on http).
   const cookieOptions = { path: COOKIE_PATH, httpOnly: true, sameSite: 'lax' as const, secure: !isInsecureLoopback(config.issuer) };
-  const tokenPerIp = createLimiter(app, 'token-ip', config.rateLimits.tokenPerIp);
-  const tokenPerClient = createLimiter(app, 'token-client', config.rateLimits.tokenPerClient);
-  const loginPerIp = createLimiter(app, 'login-ip', config.rateLimits.loginPerIp);
+  // Per IP before anything else, then per client (the client_id is not yet trusted): both in one lookup.
+  const tokenLimits = createLimiter(app, [
+    { name: 'token-ip', max: config.rateLimits.tokenPerIp, what: 'from this address' },
+    { name: 'token-client', max: config.rateLimits.tokenPerClient, what: 'for this client' },
+  ]);
+  const loginLimit = createLimiter(app, [{ name: 'login-ip', max: config.rateLimits.loginPerIp, what: 'to sign in from this address' }]);
 
   // ------------------------------------------------------------------ the hosted pages
 
@@ -147,7 +150,7 @@ export async function registerOAuthRoutes(app: FastifyInstance, oauth: OAuthServ
   app.post('/v1/oauth/login', { schema: { hide: true } }, async (request, reply) => {
     const form = (request.body ?? {}) as Form;
     try {
-      await loginPerIp.check(request, request.ip, 'to sign in from this address');
+      await loginLimit.check([request.ip]);
       const email = field(form, 'email') ?? '';
       const { step, sessionId } = await oauth.login(
         field(form, 'request_id') ?? '',
@@ -207,14 +210,18 @@ export async function registerOAuthRoutes(app: FastifyInstance, oauth: OAuthServ
   };
 
   /**
-   * Per IP before anything else, per client once the client is named (the client_id is not yet trusted).
-   * Returns the client's credentials, parsed once for the limit and the authentication both.
+   * Counts the request per IP and per named client, and returns the client's credentials, parsed once for
+   * the limits and the authentication both. Credentials that do not even parse still count for the IP.
    */
   const limitedCredentials = async (request: FastifyRequest, form: Form): Promise<ClientCredentialsInput> => {
-    await tokenPerIp.check(request, request.ip, 'from this address');
-    const input = credentials(request, form);
-    const clientId = input.basic?.clientId ?? input.bodyClientId;
-    if (clientId) await tokenPerClient.check(request, clientId, 'for this client');
+    let input: ClientCredentialsInput;
+    try {
+      input = credentials(request, form);
+    } catch (malformed) {
+      await tokenLimits.check([request.ip]);
+      throw malformed;
+    }
+    await tokenLimits.check([request.ip, input.basic?.clientId ?? input.bodyClientId]);
     return input;
   };
 
