@@ -60,7 +60,6 @@ function isInsecureLoopback(issuer: string): boolean {
 export async function registerOAuthRoutes(app: FastifyInstance, oauth: OAuthService, platform: PlatformService, config: Config): Promise<void> {
   // Awaited first: hooks apply only to routes declared after them.
   await app.register(formbody);
-  await app.register(cookie);
 
   // Secure cookies everywhere except a loopback issuer in development (browsers drop Secure on http).
   const cookieOptions = { path: COOKIE_PATH, httpOnly: true, sameSite: 'lax' as const, secure: !isInsecureLoopback(config.issuer) };
@@ -103,101 +102,107 @@ export async function registerOAuthRoutes(app: FastifyInstance, oauth: OAuthServ
     throw error;
   };
 
-  app.get(
-    '/v1/oauth/authorize',
-    {
-      schema: {
-        tags: ['OAuth'],
-        summary: 'Start the OAuth authorization code flow',
-        description:
-          'Authorization code with PKCE (S256). Redirects to the registered redirect URI with `code`, `state` and `iss` (RFC 9207), or with `error`. An unknown client or unregistered redirect URI gets an error page, never a redirect.',
-        querystring: {
-          type: 'object',
-          properties: {
-            response_type: { type: 'string', enum: ['code'] },
-            client_id: { type: 'string' },
-            redirect_uri: { type: 'string' },
-            scope: { type: 'string' },
-            state: { type: 'string' },
-            code_challenge: { type: 'string' },
-            code_challenge_method: { type: 'string', enum: ['S256'] },
+  // The pages alone read and set cookies: @fastify/cookie is registered in their own context, so its
+  // hooks do not run for the token endpoint, the API or GraphQL, which never use cookies.
+  await app.register(async (pages) => {
+    await pages.register(cookie);
+
+    pages.get(
+      '/v1/oauth/authorize',
+      {
+        schema: {
+          tags: ['OAuth'],
+          summary: 'Start the OAuth authorization code flow',
+          description:
+            'Authorization code with PKCE (S256). Redirects to the registered redirect URI with `code`, `state` and `iss` (RFC 9207), or with `error`. An unknown client or unregistered redirect URI gets an error page, never a redirect.',
+          querystring: {
+            type: 'object',
+            properties: {
+              response_type: { type: 'string', enum: ['code'] },
+              client_id: { type: 'string' },
+              redirect_uri: { type: 'string' },
+              scope: { type: 'string' },
+              state: { type: 'string' },
+              code_challenge: { type: 'string' },
+              code_challenge_method: { type: 'string', enum: ['S256'] },
+            },
           },
+          response: { 302: { description: 'Redirect to the client with a code or an error', type: 'null' } },
         },
-        response: { 302: { description: 'Redirect to the client with a code or an error', type: 'null' } },
+        // Validation of the query is the flow's own (errors go to the redirect URI), not Ajv's.
+        validatorCompiler: () => () => true,
       },
-      // Validation of the query is the flow's own (errors go to the redirect URI), not Ajv's.
-      validatorCompiler: () => () => true,
-    },
-    async (request, reply) => {
-      const query = request.query as AuthorizeQuery;
-      let client: { app: App; redirectUri: string };
+      async (request, reply) => {
+        const query = request.query as AuthorizeQuery;
+        let client: { app: App; redirectUri: string };
+        try {
+          client = await oauth.resolveClient(query);
+        } catch (error) {
+          return pageErrors(reply, error);
+        }
+        try {
+          const step = await oauth.startAuthorization(query, client.app, client.redirectUri, browserId(request, reply), request.cookies[SESSION_COOKIE]);
+          return respond(reply, step, 302);
+        } catch (error) {
+          if (!(error instanceof RedirectableError)) throw error;
+          const state = typeof query.state === 'string' ? query.state : undefined;
+          return reply.redirect(oauth.errorRedirect(client.redirectUri, state, error.code, error.description), 302);
+        }
+      },
+    );
+
+    pages.post('/v1/oauth/login', { schema: { hide: true } }, async (request, reply) => {
+      const form = (request.body ?? {}) as Form;
       try {
-        client = await oauth.resolveClient(query);
+        await loginLimit.check([request.ip]);
+        const email = field(form, 'email') ?? '';
+        const { step, sessionId } = await oauth.login(
+          field(form, 'request_id') ?? '',
+          request.cookies[BROWSER_COOKIE],
+          field(form, 'csrf_token') ?? '',
+          email,
+          field(form, 'password') ?? '',
+        );
+        if (sessionId) reply.setCookie(SESSION_COOKIE, sessionId, { ...cookieOptions, maxAge: config.oauth.sessionTtl });
+        // Post/redirect/get: reloading the consent page must not post the password again.
+        if (step.kind === 'consent') return reply.redirect(`/v1/oauth/consent?request_id=${encodeURIComponent(step.request.id)}`, 303);
+        return await respond(reply, step, 303, { email });
+      } catch (error) {
+        if (error instanceof RateLimited) {
+          reply.headers(error.headers);
+          return renderError(reply, 429, 'Too many sign-in attempts from this address. Wait a minute and try again.');
+        }
+        return pageErrors(reply, error);
+      }
+    });
+
+    pages.get('/v1/oauth/consent', { schema: { hide: true } }, async (request, reply) => {
+      const requestId = (request.query as Form).request_id;
+      try {
+        const step = await oauth.resumeAuthorization(typeof requestId === 'string' ? requestId : '', request.cookies[BROWSER_COOKIE], request.cookies[SESSION_COOKIE]);
+        return await respond(reply, step, 302);
       } catch (error) {
         return pageErrors(reply, error);
       }
+    });
+
+    pages.post('/v1/oauth/consent', { schema: { hide: true } }, async (request, reply) => {
+      const form = (request.body ?? {}) as Form;
       try {
-        const step = await oauth.startAuthorization(query, client.app, client.redirectUri, browserId(request, reply), request.cookies[SESSION_COOKIE]);
-        return respond(reply, step, 302);
+        const decision = field(form, 'decision');
+        if (decision !== 'approve' && decision !== 'deny') throw new PageError(400, 'Choose Allow or Deny.');
+        const step = await oauth.decideConsent(
+          field(form, 'request_id') ?? '',
+          request.cookies[BROWSER_COOKIE],
+          field(form, 'csrf_token') ?? '',
+          request.cookies[SESSION_COOKIE],
+          decision === 'approve',
+        );
+        return await respond(reply, step, 303);
       } catch (error) {
-        if (!(error instanceof RedirectableError)) throw error;
-        const state = typeof query.state === 'string' ? query.state : undefined;
-        return reply.redirect(oauth.errorRedirect(client.redirectUri, state, error.code, error.description), 302);
+        return pageErrors(reply, error);
       }
-    },
-  );
-
-  app.post('/v1/oauth/login', { schema: { hide: true } }, async (request, reply) => {
-    const form = (request.body ?? {}) as Form;
-    try {
-      await loginLimit.check([request.ip]);
-      const email = field(form, 'email') ?? '';
-      const { step, sessionId } = await oauth.login(
-        field(form, 'request_id') ?? '',
-        request.cookies[BROWSER_COOKIE],
-        field(form, 'csrf_token') ?? '',
-        email,
-        field(form, 'password') ?? '',
-      );
-      if (sessionId) reply.setCookie(SESSION_COOKIE, sessionId, { ...cookieOptions, maxAge: config.oauth.sessionTtl });
-      // Post/redirect/get: reloading the consent page must not post the password again.
-      if (step.kind === 'consent') return reply.redirect(`/v1/oauth/consent?request_id=${encodeURIComponent(step.request.id)}`, 303);
-      return await respond(reply, step, 303, { email });
-    } catch (error) {
-      if (error instanceof RateLimited) {
-        reply.headers(error.headers);
-        return renderError(reply, 429, 'Too many sign-in attempts from this address. Wait a minute and try again.');
-      }
-      return pageErrors(reply, error);
-    }
-  });
-
-  app.get('/v1/oauth/consent', { schema: { hide: true } }, async (request, reply) => {
-    const requestId = (request.query as Form).request_id;
-    try {
-      const step = await oauth.resumeAuthorization(typeof requestId === 'string' ? requestId : '', request.cookies[BROWSER_COOKIE], request.cookies[SESSION_COOKIE]);
-      return await respond(reply, step, 302);
-    } catch (error) {
-      return pageErrors(reply, error);
-    }
-  });
-
-  app.post('/v1/oauth/consent', { schema: { hide: true } }, async (request, reply) => {
-    const form = (request.body ?? {}) as Form;
-    try {
-      const decision = field(form, 'decision');
-      if (decision !== 'approve' && decision !== 'deny') throw new PageError(400, 'Choose Allow or Deny.');
-      const step = await oauth.decideConsent(
-        field(form, 'request_id') ?? '',
-        request.cookies[BROWSER_COOKIE],
-        field(form, 'csrf_token') ?? '',
-        request.cookies[SESSION_COOKIE],
-        decision === 'approve',
-      );
-      return await respond(reply, step, 303);
-    } catch (error) {
-      return pageErrors(reply, error);
-    }
+    });
   });
 
   // ------------------------------------------------------------------ token, revoke, introspect
@@ -236,12 +241,14 @@ export async function registerOAuthRoutes(app: FastifyInstance, oauth: OAuthServ
 
   app.register(async (scope) => {
     // RFC 6749 section 5.1: token responses, errors included, are never cached.
-    scope.addHook('onSend', async (_request, reply) => {
+    scope.addHook('onSend', (_request, reply, payload, done) => {
       reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+      done(null, payload);
     });
     // The form is parsed by @fastify/formbody; a request without a body is checked by the handler, not Ajv.
-    scope.addHook('preValidation', async (request) => {
+    scope.addHook('preValidation', (request, _reply, done) => {
       request.body ??= {};
+      done();
     });
 
     scope.post(
