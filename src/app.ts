@@ -37,9 +37,11 @@ export async function buildApp(config: Config, deps: AppDeps, options: { logger?
     // Unknown fields are refused, not silently dropped (e.g. an unknown governance flag is a 400).
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   });
-  app.addHook('onSend', async (request, reply) => {
+  // Callback style, not async: a hook on every response should not cost a promise each.
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
     reply.header('x-content-type-options', 'nosniff');
+    done(null, payload);
   });
 
   await app.register(swagger, {

@@ -11,7 +11,7 @@ let h: Harness;
 let acme: TenantFixture;
 
 beforeAll(async () => {
-  h = await startHarness({ RATE_LIMIT_TOKEN_PER_CLIENT: '3', RATE_LIMIT_TOKEN_PER_IP: '5' });
+  h = await startHarness({ RATE_LIMIT_TOKEN_PER_CLIENT: '3', RATE_LIMIT_TOKEN_PER_IP: '5', RATE_LIMIT_LOGIN_PER_IP: '2' });
   acme = await h.tenant('acme');
 });
 afterAll(() => h?.close());
@@ -58,6 +58,37 @@ describe('token endpoint rate limits', () => {
     expect(body).toEqual({ error: 'rate_limited', error_description: 'too many requests from this address; retry later' });
     // Another address is not affected.
     expect((await fromIp('10.1.1.2', clients[2]!)).statusCode).toBe(200);
+  });
+
+  it('does not count a request refused per IP against its client', async () => {
+    const [one, two] = await Promise.all([newClient(), newClient()]);
+    const statuses = [];
+    for (const client of [one, one, two, two, two]) statuses.push((await fromIp('10.2.2.1', client!)).statusCode);
+    expect(statuses).toEqual([200, 200, 200, 200, 200]);
+    // The address is spent; this refusal must not use up the third request `one` has left.
+    expect((await fromIp('10.2.2.1', one!)).json()).toEqual({ error: 'rate_limited', error_description: 'too many requests from this address; retry later' });
+    expect((await fromIp('10.2.2.2', one!)).statusCode).toBe(200);
+    expect((await fromIp('10.2.2.3', one!)).json()).toEqual({ error: 'rate_limited', error_description: 'too many requests for this client; retry later' });
+  });
+});
+
+describe('login rate limit', () => {
+  it('refuses sign-in attempts past the limit per address with 429 and Retry-After', async () => {
+    const attempt = (ip: string) =>
+      h.request({
+        method: 'POST',
+        url: '/v1/oauth/login',
+        remoteAddress: ip,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({ request_id: 'ar_unknown', csrf_token: 'x', email: 'a@b.test', password: 'wrong' }).toString(),
+      });
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await attempt('10.3.3.1')).statusCode);
+    expect(statuses).toEqual([400, 400, 429]);
+    const limited = await attempt('10.3.3.1');
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    expect(limited.body).toContain('Too many sign-in attempts');
+    expect((await attempt('10.3.3.2')).statusCode).toBe(400);
   });
 });
 

@@ -1,33 +1,189 @@
-// Rate limits (@fastify/rate-limit), shared between processes through Redis when REDIS_URL is set.
-import rateLimit from '@fastify/rate-limit';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+// Rate limits: fixed one-minute windows per key, counted in this process, or in Redis when REDIS_URL is
+// set so that every process shares them (DESIGN "Scale-out"). A limiter counts all of a request's limits
+// (the token endpoint: per IP, then per client) in one lookup: one Map walk in process, one round trip
+// (one Lua script) to Redis.
+import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { RateLimited } from '../errors.js';
 
-export interface Limiter {
-  /** Counts one request under `key`; throws RateLimited (429 with Retry-After) past the limit. */
-  check(request: FastifyRequest, key: string, what: string): Promise<void>;
+const WINDOW_MS = 60_000;
+const REDIS_PREFIX = 'tessera-rl-';
+/** Keys counted in process at most; past that the oldest window is forgotten (its key starts afresh). */
+const MEMORY_CAPACITY = 100_000;
+
+/** The first limit refused: its position in the request's keys and the time its window has left. */
+export interface Refusal {
+  index: number;
+  ttlMs: number;
+}
+
+/** Where the counts live. */
+export interface Counters {
+  /**
+   * Counts one request under each key, in order, against the max at the same position. Stops at the first
+   * key past its max (the keys after it are not counted) and returns it; null when every key is within.
+   */
+  hit(keys: readonly string[], maxes: readonly number[]): Refusal | null | Promise<Refusal | null>;
+  close?(): Promise<void>;
+}
+
+/**
+ * In-process counters. Every window has the same length and a key that starts a new window is moved to
+ * the end of the Map, so the Map is in order of window start: ended windows are always at its front,
+ * and are dropped from there as requests come (no timer, memory bounded by the keys of the last minute).
+ */
+export class MemoryCounters implements Counters {
+  private readonly windows = new Map<string, { count: number; endsAt: number }>();
+  private readonly now: () => number;
+  private readonly capacity: number;
+
+  constructor(
+    private readonly windowMs: number,
+    options: { now?: () => number; capacity?: number } = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    this.capacity = options.capacity ?? MEMORY_CAPACITY;
+  }
+
+  get size(): number {
+    return this.windows.size;
+  }
+
+  hit(keys: readonly string[], maxes: readonly number[]): Refusal | null {
+    const now = this.now();
+    this.dropEnded(now);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      let window = this.windows.get(key);
+      if (!window || window.endsAt <= now) {
+        if (window) this.windows.delete(key);
+        else if (this.windows.size >= this.capacity) this.windows.delete(this.windows.keys().next().value!);
+        window = { count: 0, endsAt: now + this.windowMs };
+        this.windows.set(key, window);
+      }
+      window.count += 1;
+      if (window.count > maxes[i]!) return { index: i, ttlMs: window.endsAt - now };
+    }
+    return null;
+  }
+
+  private dropEnded(now: number): void {
+    for (const [key, window] of this.windows) {
+      if (window.endsAt > now) return;
+      this.windows.delete(key);
+    }
+  }
+}
+
+/**
+ * KEYS: the counters, in order; ARGV[1]: the window in ms; ARGV[2..]: the max of each key. INCR starts a
+ * window (PEXPIRE) at the first count; a count past its max answers {position, ms left} and stops, so the
+ * keys after it are not counted. Atomic, so processes sharing the Redis count every request exactly once.
+ */
+const HIT_SCRIPT = `
+for i, key in ipairs(KEYS) do
+  local count = redis.call('INCR', key)
+  local ttl
+  if count == 1 then
+    redis.call('PEXPIRE', key, ARGV[1])
+  end
+  if count > tonumber(ARGV[i + 1]) then
+    ttl = redis.call('PTTL', key)
+    if ttl < 0 then
+      redis.call('PEXPIRE', key, ARGV[1])
+      ttl = tonumber(ARGV[1])
+    end
+    return {i, ttl}
+  end
+end
+return {0, 0}
+`;
+
+type HitCommand = (numberOfKeys: number, ...args: Array<string | number>) => Promise<[number, number]>;
+
+/** Counters in Redis, shared by every process; one EVALSHA per request (ioredis falls back to EVAL once). */
+export class RedisCounters implements Counters {
+  private readonly command: HitCommand;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly windowMs: number,
+    private readonly prefix = REDIS_PREFIX,
+  ) {
+    if (!(redis as unknown as { tesseraRateLimitHit?: HitCommand }).tesseraRateLimitHit) redis.defineCommand('tesseraRateLimitHit', { lua: HIT_SCRIPT });
+    const command = (redis as unknown as { tesseraRateLimitHit: HitCommand }).tesseraRateLimitHit;
+    this.command = command.bind(redis);
+  }
+
+  async hit(keys: readonly string[], maxes: readonly number[]): Promise<Refusal | null> {
+    const [position, ttlMs] = await this.command(keys.length, ...keys.map((k) => this.prefix + k), this.windowMs, ...maxes);
+    return position === 0 ? null : { index: position - 1, ttlMs };
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit().catch(() => undefined);
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The counters every limiter of this app counts in (see createLimiter). */
+    rateLimitCounters: Counters;
+  }
 }
 
 export async function registerRateLimits(app: FastifyInstance, config: Config): Promise<void> {
-  const redis = config.redisUrl ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: true }) : undefined;
-  if (redis) app.addHook('onClose', async () => void (await redis.quit().catch(() => undefined)));
-  // No global limit: each protected route asks for the limiters it needs.
-  // A Redis outage must not take the token endpoint down with it: limits fail open (skipOnError).
-  await app.register(rateLimit, { global: false, skipOnError: true, ...(redis ? { redis, nameSpace: 'tessera-rl-' } : {}) });
+  const counters: Counters = config.redisUrl
+    ? new RedisCounters(new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: true }), WINDOW_MS)
+    : new MemoryCounters(WINDOW_MS);
+  app.decorate('rateLimitCounters', counters);
+  app.addHook('onClose', async () => counters.close?.());
 }
 
-/** A limiter of `max` requests per minute for keys of one kind (per IP, per client, ...). */
-export function createLimiter(app: FastifyInstance, name: string, max: number): Limiter {
-  const limit = app.createRateLimit({ max, timeWindow: 60_000, keyGenerator: (request: FastifyRequest & { limitKey?: string }) => request.limitKey ?? request.ip });
+/** One limit of a limiter: `max` requests a minute per key of this kind; `what` ends the refusal's message. */
+export interface Limit {
+  name: string;
+  max: number;
+  what: string;
+}
+
+export interface Limiter {
+  /**
+   * Counts one request under each limit's key (same order; an undefined key is not counted), in one
+   * lookup. Past a limit: throws RateLimited (429 with Retry-After, RFC 6585 section 4). Returns undefined
+   * when nothing had to be awaited (in-process counters), so the caller pays no promise for it.
+   */
+  check(keys: ReadonlyArray<string | undefined>): Promise<void> | undefined;
+}
+
+export function createLimiter(app: FastifyInstance, limits: readonly Limit[]): Limiter {
+  const counters = app.rateLimitCounters;
+  const refuse = (refusal: Refusal | null, used: readonly Limit[]) => {
+    if (refusal) throw new RateLimited(`too many requests ${used[refusal.index]!.what}; retry later`, refusal.ttlMs / 1000);
+  };
   return {
-    async check(request, key, what) {
-      const scoped = Object.assign(request, { limitKey: `${name}:${key}` });
-      const result = await limit(scoped);
-      if (!result.isAllowed && result.isExceeded) {
-        throw new RateLimited(`too many requests ${what}; retry later`, result.ttlInSeconds);
+    check(keys) {
+      const names: string[] = [];
+      const maxes: number[] = [];
+      const used: Limit[] = [];
+      for (let i = 0; i < limits.length; i++) {
+        const key = keys[i];
+        if (key === undefined) continue;
+        names.push(`${limits[i]!.name}:${key}`);
+        maxes.push(limits[i]!.max);
+        used.push(limits[i]!);
       }
+      const answer = counters.hit(names, maxes);
+      if (!(answer instanceof Promise)) {
+        refuse(answer, used);
+        return undefined;
+      }
+      return answer.then(
+        (refusal) => refuse(refusal, used),
+        // A Redis outage must not take the token endpoint down with it: limits fail open.
+        () => undefined,
+      );
     },
   };
 }

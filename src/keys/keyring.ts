@@ -218,7 +218,8 @@ export class Keyring {
   async sign(claims: JWTPayload & { exp: number }, typ: string): Promise<string> {
     const active = this.active;
     if (!active) throw new Error('no active signing key loaded');
-    await this.coverHorizon(active.kid, claims.exp);
+    // Nearly always covered already (one bump an hour): only a bump is awaited.
+    if ((this.keys.get(active.kid)?.tokenHorizon ?? 0) < claims.exp) await this.coverHorizon(active.kid, claims.exp);
     return new SignJWT(claims).setProtectedHeader({ alg: active.alg, kid: active.kid, typ }).sign(active.signKey);
   }
 

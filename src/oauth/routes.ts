@@ -26,6 +26,15 @@ function field(form: Form, name: string): string | undefined {
   return value === '' ? undefined : value;
 }
 
+/** RFC 6749 section 2.3.1: the client id and secret are form-urlencoded before base64 ('+' is a space). */
+function formUnescape(s: string): string {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    throw new InvalidRequest('malformed Basic credentials');
+  }
+}
+
 /** RFC 6749 section 2.3.1: Basic credentials are form-urlencoded before base64. */
 function basicCredentials(request: FastifyRequest): ClientCredentialsInput['basic'] {
   const header = request.headers.authorization;
@@ -35,14 +44,7 @@ function basicCredentials(request: FastifyRequest): ClientCredentialsInput['basi
   const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon < 0) throw new InvalidRequest('malformed Basic credentials');
-  const unescape = (s: string) => {
-    try {
-      return decodeURIComponent(s.replace(/\+/g, ' '));
-    } catch {
-      throw new InvalidRequest('malformed Basic credentials');
-    }
-  };
-  return { clientId: unescape(decoded.slice(0, colon)), secret: unescape(decoded.slice(colon + 1)) };
+  return { clientId: formUnescape(decoded.slice(0, colon)), secret: formUnescape(decoded.slice(colon + 1)) };
 }
 
 function credentials(request: FastifyRequest, form: Form): ClientCredentialsInput {
@@ -58,13 +60,15 @@ function isInsecureLoopback(issuer: string): boolean {
 export async function registerOAuthRoutes(app: FastifyInstance, oauth: OAuthService, platform: PlatformService, config: Config): Promise<void> {
   // Awaited first: hooks apply only to routes declared after them.
   await app.register(formbody);
-  await app.register(cookie);
 
   // Secure cookies everywhere except a loopback issuer in development (browsers drop Secure on http).
   const cookieOptions = { path: COOKIE_PATH, httpOnly: true, sameSite: 'lax' as const, secure: !isInsecureLoopback(config.issuer) };
-  const tokenPerIp = createLimiter(app, 'token-ip', config.rateLimits.tokenPerIp);
-  const tokenPerClient = createLimiter(app, 'token-client', config.rateLimits.tokenPerClient);
-  const loginPerIp = createLimiter(app, 'login-ip', config.rateLimits.loginPerIp);
+  // Per IP before anything else, then per client (the client_id is not yet trusted): both in one lookup.
+  const tokenLimits = createLimiter(app, [
+    { name: 'token-ip', max: config.rateLimits.tokenPerIp, what: 'from this address' },
+    { name: 'token-client', max: config.rateLimits.tokenPerClient, what: 'for this client' },
+  ]);
+  const loginLimit = createLimiter(app, [{ name: 'login-ip', max: config.rateLimits.loginPerIp, what: 'to sign in from this address' }]);
 
   // ------------------------------------------------------------------ the hosted pages
 
@@ -98,101 +102,107 @@ export async function registerOAuthRoutes(app: FastifyInstance, oauth: OAuthServ
     throw error;
   };
 
-  app.get(
-    '/v1/oauth/authorize',
-    {
-      schema: {
-        tags: ['OAuth'],
-        summary: 'Start the OAuth authorization code flow',
-        description:
-          'Authorization code with PKCE (S256). Redirects to the registered redirect URI with `code`, `state` and `iss` (RFC 9207), or with `error`. An unknown client or unregistered redirect URI gets an error page, never a redirect.',
-        querystring: {
-          type: 'object',
-          properties: {
-            response_type: { type: 'string', enum: ['code'] },
-            client_id: { type: 'string' },
-            redirect_uri: { type: 'string' },
-            scope: { type: 'string' },
-            state: { type: 'string' },
-            code_challenge: { type: 'string' },
-            code_challenge_method: { type: 'string', enum: ['S256'] },
+  // The pages alone read and set cookies: @fastify/cookie is registered in their own context, so its
+  // hooks do not run for the token endpoint, the API or GraphQL, which never use cookies.
+  await app.register(async (pages) => {
+    await pages.register(cookie);
+
+    pages.get(
+      '/v1/oauth/authorize',
+      {
+        schema: {
+          tags: ['OAuth'],
+          summary: 'Start the OAuth authorization code flow',
+          description:
+            'Authorization code with PKCE (S256). Redirects to the registered redirect URI with `code`, `state` and `iss` (RFC 9207), or with `error`. An unknown client or unregistered redirect URI gets an error page, never a redirect.',
+          querystring: {
+            type: 'object',
+            properties: {
+              response_type: { type: 'string', enum: ['code'] },
+              client_id: { type: 'string' },
+              redirect_uri: { type: 'string' },
+              scope: { type: 'string' },
+              state: { type: 'string' },
+              code_challenge: { type: 'string' },
+              code_challenge_method: { type: 'string', enum: ['S256'] },
+            },
           },
+          response: { 302: { description: 'Redirect to the client with a code or an error', type: 'null' } },
         },
-        response: { 302: { description: 'Redirect to the client with a code or an error', type: 'null' } },
+        // Validation of the query is the flow's own (errors go to the redirect URI), not Ajv's.
+        validatorCompiler: () => () => true,
       },
-      // Validation of the query is the flow's own (errors go to the redirect URI), not Ajv's.
-      validatorCompiler: () => () => true,
-    },
-    async (request, reply) => {
-      const query = request.query as AuthorizeQuery;
-      let client: { app: App; redirectUri: string };
+      async (request, reply) => {
+        const query = request.query as AuthorizeQuery;
+        let client: { app: App; redirectUri: string };
+        try {
+          client = await oauth.resolveClient(query);
+        } catch (error) {
+          return pageErrors(reply, error);
+        }
+        try {
+          const step = await oauth.startAuthorization(query, client.app, client.redirectUri, browserId(request, reply), request.cookies[SESSION_COOKIE]);
+          return respond(reply, step, 302);
+        } catch (error) {
+          if (!(error instanceof RedirectableError)) throw error;
+          const state = typeof query.state === 'string' ? query.state : undefined;
+          return reply.redirect(oauth.errorRedirect(client.redirectUri, state, error.code, error.description), 302);
+        }
+      },
+    );
+
+    pages.post('/v1/oauth/login', { schema: { hide: true } }, async (request, reply) => {
+      const form = (request.body ?? {}) as Form;
       try {
-        client = await oauth.resolveClient(query);
+        await loginLimit.check([request.ip]);
+        const email = field(form, 'email') ?? '';
+        const { step, sessionId } = await oauth.login(
+          field(form, 'request_id') ?? '',
+          request.cookies[BROWSER_COOKIE],
+          field(form, 'csrf_token') ?? '',
+          email,
+          field(form, 'password') ?? '',
+        );
+        if (sessionId) reply.setCookie(SESSION_COOKIE, sessionId, { ...cookieOptions, maxAge: config.oauth.sessionTtl });
+        // Post/redirect/get: reloading the consent page must not post the password again.
+        if (step.kind === 'consent') return reply.redirect(`/v1/oauth/consent?request_id=${encodeURIComponent(step.request.id)}`, 303);
+        return await respond(reply, step, 303, { email });
+      } catch (error) {
+        if (error instanceof RateLimited) {
+          reply.headers(error.headers);
+          return renderError(reply, 429, 'Too many sign-in attempts from this address. Wait a minute and try again.');
+        }
+        return pageErrors(reply, error);
+      }
+    });
+
+    pages.get('/v1/oauth/consent', { schema: { hide: true } }, async (request, reply) => {
+      const requestId = (request.query as Form).request_id;
+      try {
+        const step = await oauth.resumeAuthorization(typeof requestId === 'string' ? requestId : '', request.cookies[BROWSER_COOKIE], request.cookies[SESSION_COOKIE]);
+        return await respond(reply, step, 302);
       } catch (error) {
         return pageErrors(reply, error);
       }
+    });
+
+    pages.post('/v1/oauth/consent', { schema: { hide: true } }, async (request, reply) => {
+      const form = (request.body ?? {}) as Form;
       try {
-        const step = await oauth.startAuthorization(query, client.app, client.redirectUri, browserId(request, reply), request.cookies[SESSION_COOKIE]);
-        return respond(reply, step, 302);
+        const decision = field(form, 'decision');
+        if (decision !== 'approve' && decision !== 'deny') throw new PageError(400, 'Choose Allow or Deny.');
+        const step = await oauth.decideConsent(
+          field(form, 'request_id') ?? '',
+          request.cookies[BROWSER_COOKIE],
+          field(form, 'csrf_token') ?? '',
+          request.cookies[SESSION_COOKIE],
+          decision === 'approve',
+        );
+        return await respond(reply, step, 303);
       } catch (error) {
-        if (!(error instanceof RedirectableError)) throw error;
-        const state = typeof query.state === 'string' ? query.state : undefined;
-        return reply.redirect(oauth.errorRedirect(client.redirectUri, state, error.code, error.description), 302);
+        return pageErrors(reply, error);
       }
-    },
-  );
-
-  app.post('/v1/oauth/login', { schema: { hide: true } }, async (request, reply) => {
-    const form = (request.body ?? {}) as Form;
-    try {
-      await loginPerIp.check(request, request.ip, 'to sign in from this address');
-      const email = field(form, 'email') ?? '';
-      const { step, sessionId } = await oauth.login(
-        field(form, 'request_id') ?? '',
-        request.cookies[BROWSER_COOKIE],
-        field(form, 'csrf_token') ?? '',
-        email,
-        field(form, 'password') ?? '',
-      );
-      if (sessionId) reply.setCookie(SESSION_COOKIE, sessionId, { ...cookieOptions, maxAge: config.oauth.sessionTtl });
-      // Post/redirect/get: reloading the consent page must not post the password again.
-      if (step.kind === 'consent') return reply.redirect(`/v1/oauth/consent?request_id=${encodeURIComponent(step.request.id)}`, 303);
-      return await respond(reply, step, 303, { email });
-    } catch (error) {
-      if (error instanceof RateLimited) {
-        reply.headers(error.headers);
-        return renderError(reply, 429, 'Too many sign-in attempts from this address. Wait a minute and try again.');
-      }
-      return pageErrors(reply, error);
-    }
-  });
-
-  app.get('/v1/oauth/consent', { schema: { hide: true } }, async (request, reply) => {
-    const requestId = (request.query as Form).request_id;
-    try {
-      const step = await oauth.resumeAuthorization(typeof requestId === 'string' ? requestId : '', request.cookies[BROWSER_COOKIE], request.cookies[SESSION_COOKIE]);
-      return await respond(reply, step, 302);
-    } catch (error) {
-      return pageErrors(reply, error);
-    }
-  });
-
-  app.post('/v1/oauth/consent', { schema: { hide: true } }, async (request, reply) => {
-    const form = (request.body ?? {}) as Form;
-    try {
-      const decision = field(form, 'decision');
-      if (decision !== 'approve' && decision !== 'deny') throw new PageError(400, 'Choose Allow or Deny.');
-      const step = await oauth.decideConsent(
-        field(form, 'request_id') ?? '',
-        request.cookies[BROWSER_COOKIE],
-        field(form, 'csrf_token') ?? '',
-        request.cookies[SESSION_COOKIE],
-        decision === 'approve',
-      );
-      return await respond(reply, step, 303);
-    } catch (error) {
-      return pageErrors(reply, error);
-    }
+    });
   });
 
   // ------------------------------------------------------------------ token, revoke, introspect
@@ -204,11 +214,20 @@ export async function registerOAuthRoutes(app: FastifyInstance, oauth: OAuthServ
     return (request.body ?? {}) as Form;
   };
 
-  /** Per IP before anything else, per client once the client is named (the client_id is not yet trusted). */
-  const limit = async (request: FastifyRequest, form: Form) => {
-    await tokenPerIp.check(request, request.ip, 'from this address');
-    const clientId = credentials(request, form).basic?.clientId ?? field(form, 'client_id');
-    if (clientId) await tokenPerClient.check(request, clientId, 'for this client');
+  /**
+   * Counts the request per IP and per named client, and returns the client's credentials, parsed once for
+   * the limits and the authentication both. Credentials that do not even parse still count for the IP.
+   */
+  const limitedCredentials = async (request: FastifyRequest, form: Form): Promise<ClientCredentialsInput> => {
+    let input: ClientCredentialsInput;
+    try {
+      input = credentials(request, form);
+    } catch (malformed) {
+      await tokenLimits.check([request.ip]);
+      throw malformed;
+    }
+    await tokenLimits.check([request.ip, input.basic?.clientId ?? input.bodyClientId]);
+    return input;
   };
 
   const tokenEndpointSchema = (summary: string, description: string, response: object) => ({
@@ -222,12 +241,14 @@ export async function registerOAuthRoutes(app: FastifyInstance, oauth: OAuthServ
 
   app.register(async (scope) => {
     // RFC 6749 section 5.1: token responses, errors included, are never cached.
-    scope.addHook('onSend', async (_request, reply) => {
+    scope.addHook('onSend', (_request, reply, payload, done) => {
       reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+      done(null, payload);
     });
     // The form is parsed by @fastify/formbody; a request without a body is checked by the handler, not Ajv.
-    scope.addHook('preValidation', async (request) => {
+    scope.addHook('preValidation', (request, _reply, done) => {
       request.body ??= {};
+      done();
     });
 
     scope.post(
@@ -252,13 +273,13 @@ export async function registerOAuthRoutes(app: FastifyInstance, oauth: OAuthServ
       },
       async (request) => {
         const form = formOnly(request);
-        await limit(request, form);
+        const input = await limitedCredentials(request, form);
         const grantType = field(form, 'grant_type');
         if (!grantType) throw new InvalidRequest('grant_type is required');
         if (!['authorization_code', 'client_credentials', 'refresh_token'].includes(grantType)) {
           throw new UnsupportedGrantType(`grant_type ${grantType} is not supported`);
         }
-        const client = await oauth.authenticateClient(credentials(request, form));
+        const client = await oauth.authenticateClient(input);
         if (grantType === 'client_credentials') return oauth.clientCredentials(client, field(form, 'scope'));
         if (grantType === 'authorization_code') {
           return oauth.exchangeCode(client, field(form, 'code'), field(form, 'redirect_uri'), field(form, 'code_verifier'));
@@ -276,8 +297,7 @@ export async function registerOAuthRoutes(app: FastifyInstance, oauth: OAuthServ
       },
       async (request, reply) => {
         const form = formOnly(request);
-        await limit(request, form);
-        const client = await oauth.authenticateClient(credentials(request, form));
+        const client = await oauth.authenticateClient(await limitedCredentials(request, form));
         const token = field(form, 'token');
         if (!token) throw new InvalidRequest('token is required');
         await oauth.revoke(client, token);
@@ -294,8 +314,7 @@ export async function registerOAuthRoutes(app: FastifyInstance, oauth: OAuthServ
       },
       async (request) => {
         const form = formOnly(request);
-        await limit(request, form);
-        const client = await oauth.authenticateClient(credentials(request, form));
+        const client = await oauth.authenticateClient(await limitedCredentials(request, form));
         const token = field(form, 'token');
         if (!token) throw new InvalidRequest('token is required');
         return oauth.introspect(client, token);

@@ -19,7 +19,7 @@ import { newId, sha256 } from '../ids.js';
 import type { RevocationList } from '../keys/revocations.js';
 import type { TokenService } from '../keys/tokens.js';
 import type { App } from '../platform/entities.js';
-import type { PlatformService } from '../platform/service.js';
+import { secretMatches, type PlatformService } from '../platform/service.js';
 import { User } from '../tenancy/entities.js';
 import {
   AuthorizationCode,
@@ -133,10 +133,9 @@ export class OAuthService {
       if (secret !== undefined) throw new InvalidClient('client authentication failed');
       return record.app;
     }
-    if (secret === undefined) throw new InvalidClient('client authentication failed');
-    const app = await this.platform.verifyClientSecret(clientId, secret);
-    if (!app) throw new InvalidClient('client authentication failed');
-    return app;
+    // The record just found is the one checked: one cache lookup (or one query) per authentication.
+    if (secret === undefined || !secretMatches(record, secret)) throw new InvalidClient('client authentication failed');
+    return record.app;
   }
 
   // ---------------------------------------------------------------- authorize (RFC 6749 4.1.1)

@@ -1,6 +1,6 @@
 // Apps, their governance, client secrets and service tokens: the platform's own policy lives here.
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Notifications } from '../db/notifications.js';
 import { recordAudit } from '../audit/service.js';
@@ -249,15 +249,7 @@ export class PlatformService {
   /** Constant-time check of a presented secret against every unexpired secret of the app. */
   async verifyClientSecret(clientId: string, presented: string): Promise<App | null> {
     const record = await this.findClient(clientId);
-    if (!record) return null;
-    const digest = Buffer.from(hashSecret(presented), 'hex');
-    const now = Date.now();
-    let match = false;
-    for (const secret of record.secrets) {
-      const live = secret.expiresAt === null || secret.expiresAt > now;
-      match = (timingSafeEqual(digest, secret.digest) && live) || match;
-    }
-    return match ? record.app : null;
+    return record && secretMatches(record, presented) ? record.app : null;
   }
 
   async mintServiceToken(em: EntityManager, actor: Actor, clientId: string, scopes: string[], expiresIn?: number) {
@@ -325,6 +317,23 @@ export class PlatformService {
       });
     });
   }
+}
+
+/**
+ * Whether `presented` is one of the record's unexpired secrets (the previous one too, during its rotation
+ * grace period). Generated secrets carry 256 random bits, so one SHA-256 is enough (DESIGN "Client
+ * secrets"); the digest is compared as raw bytes in constant time, against every secret, so the time
+ * taken tells nothing about which one matched or how much of it.
+ */
+export function secretMatches(record: ClientRecord, presented: string): boolean {
+  const digest = createHash('sha256').update(presented).digest();
+  const now = Date.now();
+  let match = false;
+  for (const secret of record.secrets) {
+    const live = secret.expiresAt === null || secret.expiresAt > now;
+    match = (timingSafeEqual(digest, secret.digest) && live) || match;
+  }
+  return match;
 }
 
 export function governanceOf(app: App) {
