@@ -15,6 +15,7 @@ import { IncidentService } from '../incidents/service.js';
 import type { Principal, TokenService } from '../keys/tokens.js';
 import type { WebhookService } from '../webhooks/service.js';
 import type { GraphQLContext } from './builder.js';
+import { PrecompiledOperations } from './precompiled.js';
 import { getSchema } from './schema.js';
 
 interface Caller {
@@ -35,33 +36,67 @@ function extractOperationId(params: { extensions?: Record<string, unknown> } & R
   return null;
 }
 
-export function registerGraphQL(app: FastifyInstance, deps: { orm: MikroORM; tokens: TokenService; bundles: BundleRegistry; webhooks: WebhookService }): void {
+export function registerGraphQL(
+  app: FastifyInstance,
+  deps: { orm: MikroORM; tokens: TokenService; bundles: BundleRegistry; webhooks: WebhookService },
+  /** precompiled: false serves everything through Yoga (the tests compare both paths). */
+  options: { precompiled?: boolean } = {},
+): void {
   const incidents = new IncidentService();
   const callers = new WeakMap<Request, Promise<Caller>>();
   const operations = new WeakMap<Request, RegisteredOperation>();
 
-  /** The platform's token verifier, once per request; 401 without a valid token, 403 for another tenant. */
+  /** The platform's token verifier; 401 without a valid token, 403 for another tenant (both paths). */
+  const identify = async (authorization: string | null | undefined, tenantId: string | null | undefined): Promise<Caller> => {
+    const match = /^Bearer +(\S+)$/i.exec(authorization ?? '');
+    if (!match) throw graphqlError('an Authorization: Bearer token is required', 'UNAUTHENTICATED', 401, { 'www-authenticate': 'Bearer' });
+    let principal: Principal;
+    try {
+      principal = await deps.tokens.verify(match[1]!);
+    } catch (error) {
+      const description = error instanceof TesseraError ? error.description : 'token is not valid';
+      throw graphqlError(description, 'UNAUTHENTICATED', 401, { 'www-authenticate': `Bearer error="invalid_token", error_description="${description}"` });
+    }
+    if (!tenantId) throw graphqlError('the X-Tenant-ID header is required', 'FORBIDDEN', 403);
+    if (tenantId !== principal.tenantId) throw graphqlError('the token is not valid for this X-Tenant-ID', 'FORBIDDEN', 403);
+    return { principal, tenantId };
+  };
+
+  /** Once per Yoga request. */
   const authenticate = (request: Request): Promise<Caller> => {
     let caller = callers.get(request);
     if (!caller) {
-      caller = (async () => {
-        const match = /^Bearer +(\S+)$/i.exec(request.headers.get('authorization') ?? '');
-        if (!match) throw graphqlError('an Authorization: Bearer token is required', 'UNAUTHENTICATED', 401, { 'www-authenticate': 'Bearer' });
-        let principal: Principal;
-        try {
-          principal = await deps.tokens.verify(match[1]!);
-        } catch (error) {
-          const description = error instanceof TesseraError ? error.description : 'token is not valid';
-          throw graphqlError(description, 'UNAUTHENTICATED', 401, { 'www-authenticate': `Bearer error="invalid_token", error_description="${description}"` });
-        }
-        const tenantId = request.headers.get('x-tenant-id');
-        if (!tenantId) throw graphqlError('the X-Tenant-ID header is required', 'FORBIDDEN', 403);
-        if (tenantId !== principal.tenantId) throw graphqlError('the token is not valid for this X-Tenant-ID', 'FORBIDDEN', 403);
-        return { principal, tenantId };
-      })();
+      caller = identify(request.headers.get('authorization'), request.headers.get('x-tenant-id'));
       callers.set(request, caller);
     }
     return caller;
+  };
+
+  /** The operation if one of the app's bundles holds it; FORBIDDEN if the token lacks a scope it needs. */
+  const operationFor = ({ principal }: Caller, operationId: string): RegisteredOperation | null => {
+    const operation = deps.bundles.lookup(principal.clientId, operationId);
+    if (!operation) return null;
+    const missing = operation.requiredScopes.filter((s) => !principal.scopes.has(s));
+    if (missing.length) throw graphqlError(`the token lacks the scopes this operation needs: ${missing.join(', ')}`, 'FORBIDDEN', 403);
+    return operation;
+  };
+
+  /** A fork of the EntityManager per request, its tenant filter bound to X-Tenant-ID (DESIGN "Conventions" 8). */
+  const contextFor = ({ principal, tenantId }: Caller): GraphQLContext => {
+    const em = deps.orm.em.fork();
+    em.setFilterParams(TENANT_FILTER, { tenantId });
+    return { principal, tenantId, em, incidents, webhooks: deps.webhooks };
+  };
+
+  const recordCall = ({ principal, tenantId }: Caller, operation: RegisteredOperation, ms: number, failed: boolean) =>
+    deps.bundles.recordCall(principal.clientId, tenantId, operation, ms, failed);
+
+  /** Expected errors (GraphQLErrors, with their extensions.code) pass; anything else is logged and masked. */
+  const maskError = (error: unknown, message: string): Error => {
+    const original = (error as GraphQLError).originalError;
+    if (error instanceof GraphQLError && (!original || original instanceof GraphQLError)) return error;
+    app.log.error({ err: original ?? error }, 'GraphQL resolver failed');
+    return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
   };
 
   /** Authentication comes first: no answer about operations to an unauthenticated caller. */
@@ -77,12 +112,12 @@ export function registerGraphQL(app: FastifyInstance, deps: { orm: MikroORM; tok
       const request = (args.contextValue as { request: Request }).request;
       const operation = operations.get(request);
       if (!operation) return;
-      const { principal, tenantId } = args.contextValue;
+      const caller = args.contextValue;
       const started = performance.now();
       return {
         onExecuteDone({ result }) {
           const failed = 'errors' in result && Array.isArray(result.errors) && result.errors.length > 0;
-          deps.bundles.recordCall(principal.clientId, tenantId, operation, performance.now() - started, failed);
+          recordCall(caller, operation, performance.now() - started, failed);
         },
       };
     },
@@ -134,24 +169,14 @@ export function registerGraphQL(app: FastifyInstance, deps: { orm: MikroORM; tok
       warn: (...a) => app.log.warn(a),
       error: (...a) => app.log.error(a),
     },
-    maskedErrors: {
-      maskError(error, message) {
-        const original = (error as GraphQLError).originalError;
-        if (error instanceof GraphQLError && (!original || original instanceof GraphQLError)) return error;
-        app.log.error({ err: original ?? error }, 'GraphQL resolver failed');
-        return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
-      },
-    },
+    maskedErrors: { maskError: (error, message) => maskError(error, message) },
     plugins: [
       authenticateFirst,
       usePersistedOperations({
         extractPersistedOperationId: extractOperationId as never,
         async getPersistedOperation(key, request) {
-          const { principal } = await authenticate(request);
-          const operation = deps.bundles.lookup(principal.clientId, key);
+          const operation = operationFor(await authenticate(request), key);
           if (!operation) return null;
-          const missing = operation.requiredScopes.filter((s) => !principal.scopes.has(s));
-          if (missing.length) throw graphqlError(`the token lacks the scopes this operation needs: ${missing.join(', ')}`, 'FORBIDDEN', 403);
           operations.set(request, operation);
           return operation.document;
         },
@@ -181,13 +206,10 @@ export function registerGraphQL(app: FastifyInstance, deps: { orm: MikroORM; tok
       validationFailures,
       operationScopesAndStats,
     ],
-    context: async ({ request }) => {
-      const { principal, tenantId } = await authenticate(request);
-      const em = deps.orm.em.fork();
-      em.setFilterParams(TENANT_FILTER, { tenantId });
-      return { principal, tenantId, em, incidents, webhooks: deps.webhooks };
-    },
+    context: async ({ request }) => contextFor(await authenticate(request)),
   });
+
+  const precompiled = options.precompiled === false ? null : new PrecompiledOperations(yoga as never, { identify, operationFor, context: contextFor, recordCall, maskError });
 
   app.route({
     url: '/graphql',
@@ -200,6 +222,7 @@ export function registerGraphQL(app: FastifyInstance, deps: { orm: MikroORM; tok
       security: [{ bearerAuth: [] }],
     },
     handler: async (req, reply) => {
+      if (await precompiled?.serve(req, reply)) return reply;
       const response = await yoga.handleNodeRequestAndResponse(req, reply, { req, reply });
       response.headers.forEach((value, key) => void reply.header(key, value));
       reply.status(response.status);
