@@ -76,6 +76,15 @@ describe('the prepared incidents list', () => {
     expect((await incidents.list(emFor('ten_nobody'), {}, 50, null)).items).toEqual([]);
   });
 
+  it('runs on the transaction\'s connection inside a transaction, and sees its uncommitted rows', async () => {
+    const em = emFor(acme.tenantId);
+    const seen = await em.transactional(async (tx) => {
+      await incidents.create(tx, acme.tenantId, { title: 'Not yet committed', severity: 'SEV4' });
+      return (await incidents.list(tx, { severity: 'SEV4' }, 100, null)).items.map((i) => i.title);
+    });
+    expect(seen).toContain('Not yet committed');
+  });
+
   it('never runs without the request\'s tenant', async () => {
     const unbound = h.runtime.orm.em.fork();
     await expect(incidents.list(unbound, {}, 10, null)).rejects.toThrow();

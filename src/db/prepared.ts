@@ -7,19 +7,32 @@
 // any query, the first time a shape is seen; later requests of that shape run the same text with their own
 // values. The tenant filter stays MikroORM's: its condition is in the SQL because MikroORM put it there, and its
 // value is the request EntityManager's filter parameter, without which nothing runs.
+//
+// The text then runs as a named prepared statement on a connection of MikroORM's own pool: PostgreSQL parses and
+// plans it once per connection instead of once per request, and the rows skip MikroORM's query formatting and
+// logging wrappers (about 50 us per call). Inside a transaction it runs through the EntityManager's connection.
 import type { EntityManager, QueryBuilder } from '@mikro-orm/postgresql';
+import { sha256 } from '../ids.js';
 import { TENANT_FILTER } from './orm.js';
 
 type Value = string | number | Date;
 type Input = Record<string, Value | null | undefined>;
 
 interface Prepared {
+  /** With `?` placeholders, for MikroORM's Connection.execute. */
   sql: string;
+  /** With `$n` placeholders, for the driver, and its statement name. */
+  native: { name: string; text: string };
   /** For each bound parameter: the input key whose value it takes, or the tenant. */
   slots: Array<string | typeof TENANT>;
 }
 
 const TENANT = Symbol('tenant');
+
+/** A pg client of MikroORM's (knex's) pool. */
+interface Driver {
+  query<Row>(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: Row[] }>;
+}
 
 /**
  * A query of tenant-owned rows, written by `build` with the QueryBuilder. `build` must use only the input it
@@ -39,7 +52,15 @@ export class PreparedQuery<I extends Input> {
     const tenantId = (em.getFilterParams(TENANT_FILTER) as { tenantId?: unknown } | undefined)?.tenantId;
     if (typeof tenantId !== 'string' || !tenantId) throw new Error('the tenant filter has no tenant: this EntityManager is not bound to a request');
     const params = prepared.slots.map((slot) => (slot === TENANT ? tenantId : input[slot]));
-    return em.getConnection().execute<Row[]>(prepared.sql, params as unknown[], 'all');
+    const transaction = em.getTransactionContext();
+    if (transaction) return em.getConnection().execute<Row[]>(prepared.sql, params as unknown[], 'all', transaction);
+    const pool = em.getConnection().getKnex().client as { acquireConnection(): Promise<Driver>; releaseConnection(connection: Driver): Promise<void> };
+    const connection = await pool.acquireConnection();
+    try {
+      return (await connection.query<Row>({ ...prepared.native, values: params })).rows;
+    } finally {
+      await pool.releaseConnection(connection);
+    }
   }
 
   /**
@@ -55,7 +76,8 @@ export class PreparedQuery<I extends Input> {
     keys.forEach((key, i) => standIns.set(key, standInFor(input[key]!, key, i)));
     const qb = this.build(probe, Object.fromEntries(standIns) as I);
     await qb.applyFilters();
-    const { sql, bindings } = qb.getKnexQuery().toSQL();
+    const knexQuery = qb.getKnexQuery().toSQL();
+    const { sql, bindings } = knexQuery;
     const slots = bindings.map((binding) => {
       if (binding === tenantStandIn) return TENANT;
       const key = keys.find((k) => same(standIns.get(k)!, binding));
@@ -63,7 +85,8 @@ export class PreparedQuery<I extends Input> {
       return key;
     });
     if (!slots.includes(TENANT)) throw new Error(`a prepared query must be filtered by tenant: ${sql}`);
-    const prepared = { sql, slots };
+    const text = knexQuery.toNative().sql;
+    const prepared = { sql, native: { name: `tessera_${sha256(text).slice(0, 32)}`, text }, slots };
     this.shapes.set(shape, prepared);
     return prepared;
   }
