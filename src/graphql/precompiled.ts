@@ -103,7 +103,7 @@ export class PrecompiledOperations<Caller> {
    * Validated through Yoga's own validate (every plugin's rules: graphql's, no introspection, armor's limits)
    * and compiled, once per registered operation. An invalid document is left to Yoga, which refuses it.
    */
-  compiledFor(operation: RegisteredOperation): Executable | null {
+  private compiledFor(operation: RegisteredOperation): Executable | null {
     let compiled = this.compiled.get(operation);
     if (compiled !== undefined) return compiled;
     const { validate, schema } = this.yoga.getEnveloped({});
