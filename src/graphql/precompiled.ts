@@ -178,7 +178,7 @@ function persistedCall(req: FastifyRequest): PersistedCall | null {
   if (!mediaType) return null;
   const params = req.method === 'GET' ? getParams(req) : req.method === 'POST' ? postParams(req) : null;
   if (!params) return null;
-  const operationId = operationIdOf(params);
+  const operationId = persistedOperationId(params);
   if (!operationId) return null;
   return { method: req.method as 'GET' | 'POST', operationId, operationName: params.operationName as string | undefined, variables: params.variables as Record<string, unknown> | undefined, mediaType };
 }
@@ -209,7 +209,7 @@ function postParams(req: FastifyRequest): Record<string, unknown> | null {
 function getParams(req: FastifyRequest): Record<string, unknown> | null {
   const search = new URLSearchParams(req.url.slice(req.url.indexOf('?') + 1));
   try {
-    // Yoga's GET parser: these four, empty meaning absent; documentId is read by operationIdOf.
+    // Yoga's GET parser: these four, empty meaning absent; and the documentId server.ts reads from the URL.
     return acceptableParams({
       query: search.get('query') || undefined,
       operationName: search.get('operationName') || undefined,
@@ -222,8 +222,8 @@ function getParams(req: FastifyRequest): Record<string, unknown> | null {
   }
 }
 
-/** GraphQL over HTTP `documentId: "sha256:<hex>"` or Apollo's `extensions.persistedQuery` (as server.ts reads them). */
-function operationIdOf(params: Record<string, unknown>): string | null {
+/** GraphQL over HTTP `documentId: "sha256:<hex>"`, or Apollo's `extensions.persistedQuery` (both paths read it so). */
+export function persistedOperationId(params: { documentId?: unknown; extensions?: unknown }): string | null {
   if (typeof params.documentId === 'string' && params.documentId) return /^sha256:([0-9a-f]{64})$/.exec(params.documentId)?.[1] ?? params.documentId;
   const persisted = (params.extensions as { persistedQuery?: { version?: unknown; sha256Hash?: unknown } } | undefined)?.persistedQuery;
   if (persisted?.version === 1 && typeof persisted.sha256Hash === 'string') return persisted.sha256Hash;

@@ -15,7 +15,7 @@ import { IncidentService } from '../incidents/service.js';
 import type { Principal, TokenService } from '../keys/tokens.js';
 import type { WebhookService } from '../webhooks/service.js';
 import type { GraphQLContext } from './builder.js';
-import { PrecompiledOperations } from './precompiled.js';
+import { PrecompiledOperations, persistedOperationId } from './precompiled.js';
 import { getSchema } from './schema.js';
 
 interface Caller {
@@ -27,13 +27,10 @@ function graphqlError(message: string, code: string, status: number, headers?: R
   return new GraphQLError(message, { extensions: { code, http: { status, ...(headers ? { headers } : {}) } } });
 }
 
-/** GraphQL over HTTP `documentId: "sha256:<hex>"` (body or GET query), or Apollo's persistedQuery extension. */
+/** The id from the params Yoga parsed; a GET `?documentId=` is read from the request URL. */
 function extractOperationId(params: { extensions?: Record<string, unknown> } & Record<string, unknown>, request: Request): string | null {
   const documentId = typeof params.documentId === 'string' ? params.documentId : new URL(request.url).searchParams.get('documentId');
-  if (documentId) return /^sha256:([0-9a-f]{64})$/.exec(documentId)?.[1] ?? documentId;
-  const persisted = params.extensions?.persistedQuery as { version?: number; sha256Hash?: unknown } | undefined;
-  if (persisted?.version === 1 && typeof persisted.sha256Hash === 'string') return persisted.sha256Hash;
-  return null;
+  return persistedOperationId({ ...params, documentId });
 }
 
 export function registerGraphQL(
