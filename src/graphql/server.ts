@@ -1,6 +1,8 @@
 // POST/GET /graphql: graphql-yoga on Fastify, serving only the persisted operations of the calling app's
 // bundles, for the tenant named by X-Tenant-ID (which must be the token's), with introspection off,
-// graphql-armor limits, no batching and masked errors.
+// graphql-armor limits, no batching and masked errors. The ordinary calls of persisted operations are run by
+// precompiled.ts before Yoga (validated and compiled once; Yoga's per-request pipeline costs more than the
+// request itself); the checks, context, stats and error masking below are shared by both paths.
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
 import { useGenericAuth } from '@envelop/generic-auth';
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
