@@ -109,6 +109,18 @@ describe('served by the precompiled path, exactly as Yoga answers', () => {
     expect(next.res.json().data.incidents.edges).toHaveLength(1);
   });
 
+  it('takes null variables and operationName, and a DateTime variable, as Yoga does', async () => {
+    const nulls = await sameAnswer((app) => post(app, sync, { documentId: `sha256:${LIST}`, variables: null, operationName: null }));
+    expect(nulls.direct).toBe(true);
+    expect(nulls.res.json().data.incidents.edges.length).toBeGreaterThan(0);
+    for (const updatedSince of ['2000-01-01T00:00:00Z', '2999-01-01T00:00:00.000Z']) {
+      const { direct } = await sameAnswer((app) => post(app, sync, { documentId: `sha256:${LIST}`, variables: { filter: { updatedSince, status: 'OPEN' } } }));
+      expect(direct).toBe(true);
+    }
+    const badDate = await sameAnswer((app) => post(app, sync, { documentId: `sha256:${LIST}`, variables: { filter: { updatedSince: 'yesterday' } } }));
+    expect(badDate.res.statusCode).toBe(400);
+  });
+
   it('reads one incident with its nested notes, and a missing one as null', async () => {
     const one = await sameAnswer((app) => post(app, sync, { documentId: `sha256:${GET}`, variables: { id: incidentId } }));
     expect(one.direct).toBe(true);
