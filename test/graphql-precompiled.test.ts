@@ -24,6 +24,7 @@ const UPDATE = operationId('incident-sync', 'UpdateIncident');
 const APOLLO_ACCEPT = 'application/graphql-response+json,application/json;q=0.9';
 
 const served = vi.spyOn(PrecompiledOperations.prototype, 'serve');
+const prepared = vi.spyOn(PrecompiledOperations.prototype, 'prepare');
 
 beforeAll(async () => {
   h = await startHarness();
@@ -74,6 +75,13 @@ async function sameAnswer(send: (app: FastifyInstance) => Promise<LightMyRequest
   expect(observed(res)).toEqual(observed(viaYoga));
   return { direct, res };
 }
+
+describe('compiled ahead', () => {
+  it('prepares the operations when the registry loads them, before any request names them', async () => {
+    const ids = prepared.mock.calls.flatMap(([operations]) => operations.map((o) => o.id));
+    for (const id of [LIST, GET, CREATE, UPDATE]) expect(ids).toContain(id);
+  });
+});
 
 describe('served by the precompiled path, exactly as Yoga answers', () => {
   it.each([

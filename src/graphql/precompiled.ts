@@ -1,6 +1,7 @@
 // The served path of persisted operations: the documents a partner may run are a closed set known before any
 // request (the bundles), so each is validated once, with the very validation Yoga runs per request (graphql's
-// rules, no introspection, graphql-armor's limits), and compiled once with graphql-jit. A request that names
+// rules, no introspection, graphql-armor's limits), and compiled once with graphql-jit, when the registry loads
+// it (server.ts subscribes with BundleRegistry.onLoad). A request that names
 // one of them, and that Yoga would answer with its regular JSON result, is executed here straight from the
 // Fastify route; every other request (refusals, raw query text, anything unusual about the HTTP request)
 // goes to Yoga, which stays the one owner of GraphQL over HTTP's refusals and edge cases.
@@ -99,18 +100,28 @@ export class PrecompiledOperations<Caller> {
     return operation;
   }
 
+  /** Validates and compiles every operation the registry serves, ahead of the requests naming them. */
+  prepare(operations: RegisteredOperation[]): void {
+    for (const operation of operations) this.compiledFor(operation);
+  }
+
   /**
    * Validated through Yoga's own validate (every plugin's rules: graphql's, no introspection, armor's limits)
-   * and compiled, once per registered operation. An invalid document is left to Yoga, which refuses it.
+   * and compiled, once per registered operation. An invalid document, or one graphql-jit cannot compile, is
+   * left to Yoga, which refuses or runs it as before.
    */
   private compiledFor(operation: RegisteredOperation): Executable | null {
     let compiled = this.compiled.get(operation);
     if (compiled !== undefined) return compiled;
-    const { validate, schema } = this.yoga.getEnveloped({});
-    const definition = getOperationAST(operation.document, operation.name);
-    const source = operation.document.loc?.source;
-    const query = validate(schema, operation.document).length || !definition || !source ? null : compileQuery(schema, operation.document, operation.name);
-    compiled = query && isCompiledQuery(query) ? { query, schema, variables: definition!.variableDefinitions ?? [], source: source! } : null;
+    try {
+      const { validate, schema } = this.yoga.getEnveloped({});
+      const definition = getOperationAST(operation.document, operation.name);
+      const source = operation.document.loc?.source;
+      const query = validate(schema, operation.document).length || !definition || !source ? null : compileQuery(schema, operation.document, operation.name);
+      compiled = query && isCompiledQuery(query) ? { query, schema, variables: definition!.variableDefinitions ?? [], source: source! } : null;
+    } catch {
+      compiled = null;
+    }
     this.compiled.set(operation, compiled);
     return compiled;
   }

@@ -209,6 +209,11 @@ export function registerGraphQL(
   });
 
   const precompiled = options.precompiled === false ? null : new PrecompiledOperations(yoga as never, { identify, operationFor, context: contextFor, recordCall, maskError });
+  // Compiled when the registry loads them (at start, and on every publish or assignment), not on first use.
+  if (precompiled) {
+    const stopPreparing = deps.bundles.onLoad((operations) => precompiled.prepare(operations));
+    app.addHook('onClose', async () => stopPreparing());
+  }
 
   app.route({
     url: '/graphql',
