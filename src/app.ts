@@ -29,7 +29,13 @@ export function loggerOptions(config: Config): FastifyServerOptions['logger'] {
   };
 }
 
-export async function buildApp(config: Config, deps: AppDeps, options: { logger?: FastifyBaseLogger } = {}): Promise<FastifyInstance> {
+export interface BuildOptions {
+  logger?: FastifyBaseLogger;
+  /** GraphQL transport options (tests serve everything through Yoga to compare it with the precompiled path). */
+  graphql?: { precompiled?: boolean };
+}
+
+export async function buildApp(config: Config, deps: AppDeps, options: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: loggerOptions(config) }),
     requestIdHeader: 'x-request-id',
@@ -78,7 +84,7 @@ export async function buildApp(config: Config, deps: AppDeps, options: { logger?
   registerUserRoutes(app, deps.tokens);
   registerBundleRoutes(app, deps.bundles, deps.platform, deps.tokens);
   registerWebhookRoutes(app, deps.webhooks, deps.tokens);
-  registerGraphQL(app, deps);
+  registerGraphQL(app, deps, options.graphql);
 
   // The OpenAPI document of the public routes only (routes marked `hide` stay out).
   app.get('/api/docs', { schema: { hide: true } }, async () => app.swagger());

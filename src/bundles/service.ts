@@ -169,6 +169,7 @@ export class BundleRegistry {
   private operations = new Map<string, RegisteredOperation>();
   private allowed = new Map<string, Set<string>>();
   private pendingStats = new Map<string, StatDelta>();
+  private readonly loadListeners = new Set<(operations: RegisteredOperation[]) => void>();
   private readonly reloader = new Reloader(() => this.load());
   private timer?: NodeJS.Timeout;
 
@@ -227,6 +228,25 @@ export class BundleRegistry {
     }
     this.operations = operations;
     this.allowed = allowed;
+    for (const listener of this.loadListeners) this.notifyLoaded(listener);
+  }
+
+  /**
+   * Calls `listener` with every served operation now and after each load, so that a transport can prepare them
+   * before any request (GraphQL compiles them); returns the unsubscribe function.
+   */
+  onLoad(listener: (operations: RegisteredOperation[]) => void): () => void {
+    this.loadListeners.add(listener);
+    this.notifyLoaded(listener);
+    return () => void this.loadListeners.delete(listener);
+  }
+
+  private notifyLoaded(listener: (operations: RegisteredOperation[]) => void): void {
+    try {
+      listener([...this.operations.values()]);
+    } catch (error) {
+      this.log('preparing the loaded operations failed', error);
+    }
   }
 
   /** The operation if it is in one of the app's bundles; otherwise null, whether or not it exists elsewhere. */

@@ -1,6 +1,8 @@
 // POST/GET /graphql: graphql-yoga on Fastify, serving only the persisted operations of the calling app's
 // bundles, for the tenant named by X-Tenant-ID (which must be the token's), with introspection off,
-// graphql-armor limits, no batching and masked errors.
+// graphql-armor limits, no batching and masked errors. The ordinary calls of persisted operations are run by
+// precompiled.ts before Yoga (validated and compiled once; Yoga's per-request pipeline costs more than the
+// request itself); the checks, context, stats and error masking below are shared by both paths.
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
 import { useGenericAuth } from '@envelop/generic-auth';
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
@@ -15,6 +17,7 @@ import { IncidentService } from '../incidents/service.js';
 import type { Principal, TokenService } from '../keys/tokens.js';
 import type { WebhookService } from '../webhooks/service.js';
 import type { GraphQLContext } from './builder.js';
+import { PrecompiledOperations, persistedOperationId } from './precompiled.js';
 import { getSchema } from './schema.js';
 
 interface Caller {
@@ -26,42 +29,73 @@ function graphqlError(message: string, code: string, status: number, headers?: R
   return new GraphQLError(message, { extensions: { code, http: { status, ...(headers ? { headers } : {}) } } });
 }
 
-/** GraphQL over HTTP `documentId: "sha256:<hex>"` (body or GET query), or Apollo's persistedQuery extension. */
+/** The id from the params Yoga parsed; a GET `?documentId=` is read from the request URL. */
 function extractOperationId(params: { extensions?: Record<string, unknown> } & Record<string, unknown>, request: Request): string | null {
   const documentId = typeof params.documentId === 'string' ? params.documentId : new URL(request.url).searchParams.get('documentId');
-  if (documentId) return /^sha256:([0-9a-f]{64})$/.exec(documentId)?.[1] ?? documentId;
-  const persisted = params.extensions?.persistedQuery as { version?: number; sha256Hash?: unknown } | undefined;
-  if (persisted?.version === 1 && typeof persisted.sha256Hash === 'string') return persisted.sha256Hash;
-  return null;
+  return persistedOperationId({ ...params, documentId });
 }
 
-export function registerGraphQL(app: FastifyInstance, deps: { orm: MikroORM; tokens: TokenService; bundles: BundleRegistry; webhooks: WebhookService }): void {
+export function registerGraphQL(
+  app: FastifyInstance,
+  deps: { orm: MikroORM; tokens: TokenService; bundles: BundleRegistry; webhooks: WebhookService },
+  /** precompiled: false serves everything through Yoga (the tests compare both paths). */
+  options: { precompiled?: boolean } = {},
+): void {
   const incidents = new IncidentService();
   const callers = new WeakMap<Request, Promise<Caller>>();
   const operations = new WeakMap<Request, RegisteredOperation>();
 
-  /** The platform's token verifier, once per request; 401 without a valid token, 403 for another tenant. */
+  /** The platform's token verifier; 401 without a valid token, 403 for another tenant (both paths). */
+  const identify = async (authorization: string | null | undefined, tenantId: string | null | undefined): Promise<Caller> => {
+    const match = /^Bearer +(\S+)$/i.exec(authorization ?? '');
+    if (!match) throw graphqlError('an Authorization: Bearer token is required', 'UNAUTHENTICATED', 401, { 'www-authenticate': 'Bearer' });
+    let principal: Principal;
+    try {
+      principal = await deps.tokens.verify(match[1]!);
+    } catch (error) {
+      const description = error instanceof TesseraError ? error.description : 'token is not valid';
+      throw graphqlError(description, 'UNAUTHENTICATED', 401, { 'www-authenticate': `Bearer error="invalid_token", error_description="${description}"` });
+    }
+    if (!tenantId) throw graphqlError('the X-Tenant-ID header is required', 'FORBIDDEN', 403);
+    if (tenantId !== principal.tenantId) throw graphqlError('the token is not valid for this X-Tenant-ID', 'FORBIDDEN', 403);
+    return { principal, tenantId };
+  };
+
+  /** Once per Yoga request. */
   const authenticate = (request: Request): Promise<Caller> => {
     let caller = callers.get(request);
     if (!caller) {
-      caller = (async () => {
-        const match = /^Bearer +(\S+)$/i.exec(request.headers.get('authorization') ?? '');
-        if (!match) throw graphqlError('an Authorization: Bearer token is required', 'UNAUTHENTICATED', 401, { 'www-authenticate': 'Bearer' });
-        let principal: Principal;
-        try {
-          principal = await deps.tokens.verify(match[1]!);
-        } catch (error) {
-          const description = error instanceof TesseraError ? error.description : 'token is not valid';
-          throw graphqlError(description, 'UNAUTHENTICATED', 401, { 'www-authenticate': `Bearer error="invalid_token", error_description="${description}"` });
-        }
-        const tenantId = request.headers.get('x-tenant-id');
-        if (!tenantId) throw graphqlError('the X-Tenant-ID header is required', 'FORBIDDEN', 403);
-        if (tenantId !== principal.tenantId) throw graphqlError('the token is not valid for this X-Tenant-ID', 'FORBIDDEN', 403);
-        return { principal, tenantId };
-      })();
+      caller = identify(request.headers.get('authorization'), request.headers.get('x-tenant-id'));
       callers.set(request, caller);
     }
     return caller;
+  };
+
+  /** The operation if one of the app's bundles holds it; FORBIDDEN if the token lacks a scope it needs. */
+  const operationFor = ({ principal }: Caller, operationId: string): RegisteredOperation | null => {
+    const operation = deps.bundles.lookup(principal.clientId, operationId);
+    if (!operation) return null;
+    const missing = operation.requiredScopes.filter((s) => !principal.scopes.has(s));
+    if (missing.length) throw graphqlError(`the token lacks the scopes this operation needs: ${missing.join(', ')}`, 'FORBIDDEN', 403);
+    return operation;
+  };
+
+  /** A fork of the EntityManager per request, its tenant filter bound to X-Tenant-ID (DESIGN "Conventions" 8). */
+  const contextFor = ({ principal, tenantId }: Caller): GraphQLContext => {
+    const em = deps.orm.em.fork();
+    em.setFilterParams(TENANT_FILTER, { tenantId });
+    return { principal, tenantId, em, incidents, webhooks: deps.webhooks };
+  };
+
+  const recordCall = ({ principal, tenantId }: Caller, operation: RegisteredOperation, ms: number, failed: boolean) =>
+    deps.bundles.recordCall(principal.clientId, tenantId, operation, ms, failed);
+
+  /** Expected errors (GraphQLErrors, with their extensions.code) pass; anything else is logged and masked. */
+  const maskError = (error: unknown, message: string): Error => {
+    const original = (error as GraphQLError).originalError;
+    if (error instanceof GraphQLError && (!original || original instanceof GraphQLError)) return error;
+    app.log.error({ err: original ?? error }, 'GraphQL resolver failed');
+    return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
   };
 
   /** Authentication comes first: no answer about operations to an unauthenticated caller. */
@@ -77,12 +111,12 @@ export function registerGraphQL(app: FastifyInstance, deps: { orm: MikroORM; tok
       const request = (args.contextValue as { request: Request }).request;
       const operation = operations.get(request);
       if (!operation) return;
-      const { principal, tenantId } = args.contextValue;
+      const caller = args.contextValue;
       const started = performance.now();
       return {
         onExecuteDone({ result }) {
           const failed = 'errors' in result && Array.isArray(result.errors) && result.errors.length > 0;
-          deps.bundles.recordCall(principal.clientId, tenantId, operation, performance.now() - started, failed);
+          recordCall(caller, operation, performance.now() - started, failed);
         },
       };
     },
@@ -134,24 +168,14 @@ export function registerGraphQL(app: FastifyInstance, deps: { orm: MikroORM; tok
       warn: (...a) => app.log.warn(a),
       error: (...a) => app.log.error(a),
     },
-    maskedErrors: {
-      maskError(error, message) {
-        const original = (error as GraphQLError).originalError;
-        if (error instanceof GraphQLError && (!original || original instanceof GraphQLError)) return error;
-        app.log.error({ err: original ?? error }, 'GraphQL resolver failed');
-        return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
-      },
-    },
+    maskedErrors: { maskError: (error, message) => maskError(error, message) },
     plugins: [
       authenticateFirst,
       usePersistedOperations({
         extractPersistedOperationId: extractOperationId as never,
         async getPersistedOperation(key, request) {
-          const { principal } = await authenticate(request);
-          const operation = deps.bundles.lookup(principal.clientId, key);
+          const operation = operationFor(await authenticate(request), key);
           if (!operation) return null;
-          const missing = operation.requiredScopes.filter((s) => !principal.scopes.has(s));
-          if (missing.length) throw graphqlError(`the token lacks the scopes this operation needs: ${missing.join(', ')}`, 'FORBIDDEN', 403);
           operations.set(request, operation);
           return operation.document;
         },
@@ -181,13 +205,15 @@ export function registerGraphQL(app: FastifyInstance, deps: { orm: MikroORM; tok
       validationFailures,
       operationScopesAndStats,
     ],
-    context: async ({ request }) => {
-      const { principal, tenantId } = await authenticate(request);
-      const em = deps.orm.em.fork();
-      em.setFilterParams(TENANT_FILTER, { tenantId });
-      return { principal, tenantId, em, incidents, webhooks: deps.webhooks };
-    },
+    context: async ({ request }) => contextFor(await authenticate(request)),
   });
+
+  const precompiled = options.precompiled === false ? null : new PrecompiledOperations(yoga as never, { identify, operationFor, context: contextFor, recordCall, maskError });
+  // Compiled when the registry loads them (at start, and on every publish or assignment), not on first use.
+  if (precompiled) {
+    const stopPreparing = deps.bundles.onLoad((operations) => precompiled.prepare(operations));
+    app.addHook('onClose', async () => stopPreparing());
+  }
 
   app.route({
     url: '/graphql',
@@ -200,6 +226,7 @@ export function registerGraphQL(app: FastifyInstance, deps: { orm: MikroORM; tok
       security: [{ bearerAuth: [] }],
     },
     handler: async (req, reply) => {
+      if (await precompiled?.serve(req, reply)) return reply;
       const response = await yoga.handleNodeRequestAndResponse(req, reply, { req, reply });
       response.headers.forEach((value, key) => void reply.header(key, value));
       reply.status(response.status);

@@ -2,6 +2,7 @@
 // The EntityManager handed in is tenant-filtered: queries here never name the tenant to stay inside it.
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { PreparedQuery } from '../db/prepared.js';
 import { newId } from '../ids.js';
 import { recordEvent, type EventType } from '../webhooks/outbox.js';
 import { Incident, IncidentNote, type IncidentSeverity, type IncidentStatus } from './entities.js';
@@ -28,13 +29,47 @@ export interface IncidentChanges {
   labels?: string[] | null;
 }
 
-/** Plain rows keep the database's shapes: timestamps and JSON arrive as strings on some drivers. */
-function fromRow(row: Incident): Incident {
-  row.createdAt = new Date(row.createdAt);
-  row.updatedAt = new Date(row.updatedAt);
-  row.closedAt = row.closedAt ? new Date(row.closedAt) : null;
-  if (typeof row.labels === 'string') row.labels = JSON.parse(row.labels);
-  return row;
+const listQuery = new PreparedQuery<{ status?: IncidentStatus | null; severity?: IncidentSeverity | null; updatedSince?: Date | null; before?: number | null; limit: number }>(
+  (em, q) => {
+    const where: Record<string, unknown> = {};
+    if (q.status) where.status = q.status;
+    if (q.severity) where.severity = q.severity;
+    if (q.updatedSince) where.updatedAt = { $gte: q.updatedSince };
+    if (q.before !== undefined && q.before !== null) where.number = { $lt: q.before };
+    return em.createQueryBuilder(Incident).select('*').where(where).orderBy({ number: 'desc' }).limit(q.limit);
+  },
+);
+
+/** A row of incidents as the driver returns it. */
+interface IncidentRow {
+  id: string;
+  tenant_id: string;
+  number: number;
+  title: string;
+  summary: string;
+  status: IncidentStatus;
+  severity: IncidentSeverity;
+  labels: string[] | string;
+  created_at: Date | string;
+  updated_at: Date | string;
+  closed_at: Date | string | null;
+}
+
+function fromRow(row: IncidentRow): Incident {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    number: row.number,
+    title: row.title,
+    summary: row.summary,
+    status: row.status,
+    severity: row.severity,
+    // Timestamps and JSON may arrive as text, depending on the driver's type parsers.
+    labels: typeof row.labels === 'string' ? JSON.parse(row.labels) : row.labels,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+    closedAt: row.closed_at === null ? null : new Date(row.closed_at),
+  } as Incident;
 }
 
 const LABEL = /^[a-z0-9][a-z0-9:._-]{0,49}$/;
@@ -84,19 +119,18 @@ export class IncidentService {
 
   /**
    * Newest first by number; `after` is the number of the last incident of the previous page. The hot read
-   * path of partners: rows come back as plain objects (no entities, no identity map), and the tenant filter
-   * is applied by MikroORM (applyFilters), as for every other query.
+   * path of partners: its SQL is written by the QueryBuilder, tenant filter applied by MikroORM, once per
+   * combination of filters (db/prepared.ts), and rows come back as plain objects (no entities, no identity map).
    */
   async list(em: EntityManager, filter: IncidentFilter, first: number, afterNumber: number | null): Promise<{ items: Incident[]; hasNextPage: boolean }> {
-    const where: Record<string, unknown> = {};
-    if (filter.status) where.status = filter.status;
-    if (filter.severity) where.severity = filter.severity;
-    if (filter.updatedSince) where.updatedAt = { $gte: filter.updatedSince };
-    if (afterNumber !== null) where.number = { $lt: afterNumber };
-    const qb = em.createQueryBuilder(Incident).select('*').where(where).orderBy({ number: 'desc' }).limit(first + 1);
-    await qb.applyFilters();
-    const rows = ((await qb.execute('all', true)) as unknown as Incident[]).map(fromRow);
-    return { items: rows.slice(0, first), hasNextPage: rows.length > first };
+    const rows = await listQuery.all<IncidentRow>(em, {
+      status: filter.status,
+      severity: filter.severity,
+      updatedSince: filter.updatedSince,
+      before: afterNumber,
+      limit: first + 1,
+    });
+    return { items: rows.slice(0, first).map(fromRow), hasNextPage: rows.length > first };
   }
 
   /**
@@ -107,7 +141,7 @@ export class IncidentService {
   private async lock(tx: EntityManager, id: string): Promise<Incident | null> {
     const qb = tx.createQueryBuilder(Incident).select('*').where({ id }).setLockMode(LockMode.PESSIMISTIC_WRITE).limit(1);
     await qb.applyFilters();
-    const row = (await qb.execute('get', true)) as unknown as Incident | undefined;
+    const row = (await qb.execute('get', false)) as unknown as IncidentRow | undefined;
     return row ? fromRow(row) : null;
   }
 
