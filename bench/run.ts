@@ -12,7 +12,8 @@
 // call it directly for a one-off variant (other connections or duration) of a request.
 //
 // Environment: BENCH_DURATION (seconds per scenario, default 10), BENCH_CONNECTIONS (default 50),
-// BENCH_WARMUP (seconds of unmeasured load before each scenario, default 1; 0 turns it off),
+// BENCH_WARMUP (seconds of unmeasured load before each scenario, default 1; 0 turns it off), BENCH_SLICE (a
+// compared subject and baseline alternate in slices of this many seconds, default 2),
 // BENCH_ONLY (comma-separated scenario names, `webhook_fanout` included, to run only those; default all),
 // BENCH_SERVER_CPU_PROF (a folder: the server writes V8 CPU profiles there). The fan-out scenario: BENCH_FANOUT_UPDATES,
 // BENCH_FANOUT_SUBSCRIPTIONS, BENCH_FANOUT_RATE (deliveries/s offered), BENCH_WORKERS (ROLE=worker processes; 0 = in-process).
@@ -47,6 +48,7 @@ const DURATION = positiveNumber('BENCH_DURATION', 10);
 const CONNECTIONS = positiveNumber('BENCH_CONNECTIONS', 50);
 const WARMUP = nonNegativeNumber('BENCH_WARMUP', 1);
 const PIPELINING = 1;
+const SLICE = positiveNumber('BENCH_SLICE', 2);
 const ONLY = new Set((process.env.BENCH_ONLY ?? '').split(',').map((name) => name.trim()).filter(Boolean));
 const selected = (name: string) => ONLY.size === 0 || ONLY.has(name);
 
@@ -178,45 +180,94 @@ interface ScenarioResult {
   detail: string;
 }
 
-async function runScenario(name: string, options: ScenarioOptions): Promise<ScenarioResult> {
-  const method = options.method ?? 'GET';
-  await probe(name, options);
-  const warmup = options.warmup ?? WARMUP;
+/** What one autocannon run measured. */
+interface Measurement {
+  requests: number;
+  seconds: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  socketErrors: number;
+  timeouts: number;
+  statuses: Record<string, number>;
+}
+
+async function load(name: string, options: ScenarioOptions, duration: number, warmup: number): Promise<Measurement> {
   const result = await autocannon({
     title: name,
     url: new URL(options.path, options.url).href,
-    method,
+    method: options.method ?? 'GET',
     headers: options.headers,
     body: options.body,
     connections: options.connections ?? CONNECTIONS,
     pipelining: PIPELINING,
-    duration: options.duration ?? DURATION,
+    duration,
     // The load generator runs in its own thread, so it never competes for the event loop with the
     // in-process baseline server (and every scenario is measured the same way).
     workers: 1,
     ...(warmup > 0 ? { warmup: { connections: options.connections ?? CONNECTIONS, duration: warmup } } : {}),
   } as Parameters<typeof autocannon>[0]);
-  const errors = result.non2xx + result.errors + result.timeouts;
-  const statuses = Object.entries(result.statusCodeStats)
-    .map(([code, { count }]) => `${code}:${count}`)
-    .join(' ');
-  const detail = errors
-    ? `non-2xx ${result.non2xx}, socket errors ${result.errors}, timeouts ${result.timeouts}; statuses ${statuses}`
-    : `statuses ${statuses}`;
-  const outcome: ScenarioResult = {
-    name,
-    rps: result.requests.average,
+  return {
+    requests: result.requests.total,
+    seconds: result.duration,
     p50: result.latency.p50,
     p99: result.latency.p99,
+    non2xx: result.non2xx,
+    socketErrors: result.errors,
+    timeouts: result.timeouts,
+    statuses: Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, { count }]) => [code, count])),
+  };
+}
+
+/**
+ * Several measurements of one scenario as one result: requests over seconds; p50 the median of the
+ * slices' p50s and p99 the worst slice's p99 (autocannon reports percentiles, not histograms).
+ */
+function summarize(name: string, parts: Measurement[]): ScenarioResult {
+  const sum = (pick: (m: Measurement) => number) => parts.reduce((total, m) => total + pick(m), 0);
+  const p50s = parts.map((m) => m.p50).sort((a, b) => a - b);
+  const statuses: Record<string, number> = {};
+  for (const m of parts) for (const [code, count] of Object.entries(m.statuses)) statuses[code] = (statuses[code] ?? 0) + count;
+  const [non2xx, socketErrors, timeouts] = [sum((m) => m.non2xx), sum((m) => m.socketErrors), sum((m) => m.timeouts)];
+  const errors = non2xx + socketErrors + timeouts;
+  const statusText = Object.entries(statuses).map(([code, count]) => `${code}:${count}`).join(' ');
+  const detail = errors ? `non-2xx ${non2xx}, socket errors ${socketErrors}, timeouts ${timeouts}; statuses ${statusText}` : `statuses ${statusText}`;
+  const outcome: ScenarioResult = {
+    name,
+    rps: sum((m) => m.requests) / sum((m) => m.seconds),
+    p50: p50s[Math.floor((p50s.length - 1) / 2)]!,
+    p99: Math.max(...parts.map((m) => m.p99)),
     errors,
     detail,
   };
   const flag = errors ? `  ERRORS: ${detail}` : '';
   console.log(
     `  ${name}: ${fmt(outcome.rps, 0)} req/s, p50 ${fmt(outcome.p50, 1)} ms, p99 ${fmt(outcome.p99, 1)} ms, ` +
-      `${result.requests.total} requests, ${errors} errors${flag}`,
+      `${sum((m) => m.requests)} requests, ${errors} errors${flag}`,
   );
   return outcome;
+}
+
+async function runScenario(name: string, options: ScenarioOptions): Promise<ScenarioResult> {
+  await probe(name, options);
+  return summarize(name, [await load(name, options, options.duration ?? DURATION, options.warmup ?? WARMUP)]);
+}
+
+/**
+ * A subject and its baseline, measured in alternating slices of SLICE seconds (DURATION each in all).
+ * Measured one after the other, each for the whole duration, the two would see different moments of a
+ * shared machine (another process, the VM's neighbours), and the ratio swung by ±20 % between runs;
+ * alternating gives both the same conditions. The side that goes first alternates too.
+ */
+async function runPair(sides: Array<{ name: string; options: ScenarioOptions }>): Promise<ScenarioResult[]> {
+  for (const side of sides) await probe(side.name, side.options);
+  const slices = Math.max(1, Math.round(DURATION / SLICE));
+  const parts: Measurement[][] = sides.map(() => []);
+  for (let i = 0; i < slices; i++) {
+    const order = i % 2 === 0 ? [0, 1] : [1, 0];
+    for (const k of order) parts[k]!.push(await load(sides[k]!.name, sides[k]!.options, SLICE, i === 0 ? WARMUP : 0));
+  }
+  return sides.map((side, k) => summarize(side.name, parts[k]!));
 }
 
 /** One request before the load, so a scenario that answers errors says why (status and body). */
@@ -861,10 +912,20 @@ async function main(): Promise<number> {
     const ctx: BenchContext = { tesseraUrl, baselineUrl: `http://${HOST}:${baselinePort}`, adminToken, client, env };
 
     const chosen = scenarios.filter((scenario) => selected(scenario.name));
-    console.log(`\nrunning ${chosen.length} scenarios, ${DURATION} s each`);
+    console.log(`\nrunning ${chosen.length} scenarios, ${DURATION} s each (a compared pair in alternating ${SLICE} s slices)`);
+    const done = new Set<string>();
     for (const scenario of chosen) {
-      console.log(`- ${scenario.name}: ${scenario.description}`);
-      results.push(await runScenario(scenario.name, await scenario.request(ctx)));
+      if (done.has(scenario.name)) continue;
+      const pair = comparisons.find((c) => c.subject === scenario.name || c.baseline === scenario.name);
+      const partner = pair && chosen.find((other) => other.name === (pair.subject === scenario.name ? pair.baseline : pair.subject));
+      const sides = partner ? [scenario, partner] : [scenario];
+      const requests = [];
+      for (const side of sides) {
+        console.log(`- ${side.name}: ${side.description}`);
+        requests.push({ name: side.name, options: await side.request(ctx) });
+        done.add(side.name);
+      }
+      results.push(...(partner ? await runPair(requests) : [await runScenario(requests[0]!.name, requests[0]!.options)]));
     }
     await baseline.close();
     baseline = undefined;
