@@ -1,11 +1,11 @@
 // Rate limits on the token endpoint (per client, per IP) and on the login form, shared through Redis.
-import { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { parseConfig } from '../src/config.js';
 import { startRuntime } from '../src/runtime.js';
 import { bearer, startHarness, type Harness, type TenantFixture } from './helpers/harness.js';
 import { tokenRequest } from './helpers/oauth.js';
+import { redisAvailable, TEST_REDIS_URL } from './helpers/redis.js';
 
 let h: Harness;
 let acme: TenantFixture;
@@ -92,22 +92,11 @@ describe('login rate limit', () => {
   });
 });
 
-async function redisAvailable(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    socket.setTimeout(500);
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', () => resolve(false));
-    socket.once('timeout', () => (socket.destroy(), resolve(false)));
-    socket.connect(6379, '127.0.0.1');
-  });
-}
-
 const hasRedis = await redisAvailable();
 
 describe('shared limits', () => {
   it.skipIf(!hasRedis)('are counted once across processes with REDIS_URL (skipped where no Redis runs)', async () => {
-    const config = parseConfig({ ...h.env, REDIS_URL: 'redis://127.0.0.1:6379/0', RATE_LIMIT_TOKEN_PER_CLIENT: '4', RATE_LIMIT_TOKEN_PER_IP: '1000' });
+    const config = parseConfig({ ...h.env, REDIS_URL: TEST_REDIS_URL, RATE_LIMIT_TOKEN_PER_CLIENT: '4', RATE_LIMIT_TOKEN_PER_IP: '1000' });
     const [one, two] = await Promise.all([0, 1].map(() => startRuntime(config, { embeddedMode: 'own', background: false, log: () => undefined })));
     const apps = await Promise.all([buildApp(config, one!), buildApp(config, two!)]);
     try {

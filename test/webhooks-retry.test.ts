@@ -2,9 +2,10 @@
 // and the auto-disable after 5 days of failures (simulated by moving failing_since back: the only
 // direct database write here), with its audit event, no deliveries while disabled, and re-enabling.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { gql, operationId, partner, publishShippedBundles, type Partner } from './helpers/graphql.js';
-import { bearer, startHarness, type Harness, type TenantFixture } from './helpers/harness.js';
-import { Receiver, type Received } from './helpers/receiver.js';
+import { gql, operationId, type Partner } from './helpers/graphql.js';
+import { bearer, type Harness, type TenantFixture } from './helpers/harness.js';
+import type { Receiver, Received } from './helpers/receiver.js';
+import { startWebhookFixture } from './helpers/webhooks.js';
 
 let h: Harness;
 let acme: TenantFixture;
@@ -14,14 +15,7 @@ let receiver: Receiver;
 const CREATE = operationId('incident-sync', 'CreateIncident');
 
 beforeAll(async () => {
-  h = await startHarness(
-    { WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8', WEBHOOK_HTTP_HOSTS: '127.0.0.1', WEBHOOK_RETRY_SCHEDULE: '1,1,1', WEBHOOK_TIMEOUT: '2' },
-    { worker: true },
-  );
-  acme = await h.tenant('acme');
-  await publishShippedBundles(h);
-  sync = await partner(h, acme, ['incident-read', 'incident-sync']);
-  receiver = await new Receiver().start();
+  ({ h, acme, sync, receiver } = await startWebhookFixture(2));
 });
 afterAll(async () => {
   await receiver?.stop();

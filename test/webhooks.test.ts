@@ -2,9 +2,10 @@
 // 410, timeouts, test sends, redelivery, history, pagination, scopes and tenant isolation.
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { bearer, startHarness, type Harness, type TenantFixture } from './helpers/harness.js';
-import { gql, operationId, partner, publishShippedBundles, type Partner } from './helpers/graphql.js';
-import { Receiver } from './helpers/receiver.js';
+import { bearer, type Harness, type TenantFixture } from './helpers/harness.js';
+import { gql, operationId, partner, type Partner } from './helpers/graphql.js';
+import type { Receiver } from './helpers/receiver.js';
+import { startWebhookFixture } from './helpers/webhooks.js';
 
 let h: Harness;
 let acme: TenantFixture;
@@ -15,15 +16,8 @@ let sync: Partner;
 const CREATE = operationId('incident-sync', 'CreateIncident');
 
 beforeAll(async () => {
-  h = await startHarness(
-    { WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8', WEBHOOK_HTTP_HOSTS: '127.0.0.1', WEBHOOK_RETRY_SCHEDULE: '1,1,1', WEBHOOK_TIMEOUT: '1' },
-    { worker: true },
-  );
-  acme = await h.tenant('acme');
+  ({ h, acme, sync, receiver } = await startWebhookFixture(1));
   globex = await h.tenant('globex');
-  await publishShippedBundles(h);
-  sync = await partner(h, acme, ['incident-read', 'incident-sync']);
-  receiver = await new Receiver().start();
 });
 afterAll(async () => {
   await receiver?.stop();

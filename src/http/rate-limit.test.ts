@@ -1,27 +1,16 @@
 // The counters behind the rate limits: fixed one-minute windows, several limits counted in one lookup and
 // in order (a limit after a refused one is not counted), the time left as Retry-After, and the same
 // answers from the in-process store and from Redis (skipped where no Redis runs on 127.0.0.1:6379).
-import { Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MemoryCounters, RedisCounters, type Counters } from './rate-limit.js';
+import { redisAvailable, TEST_REDIS_URL } from '../../test/helpers/redis.js';
 
 const WINDOW_MS = 60_000;
 
-async function redisAvailable(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    socket.setTimeout(500);
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', () => resolve(false));
-    socket.once('timeout', () => (socket.destroy(), resolve(false)));
-    socket.connect(6379, '127.0.0.1');
-  });
-}
-
 const hasRedis = await redisAvailable();
-const redis = hasRedis ? new Redis('redis://127.0.0.1:6379/0', { maxRetriesPerRequest: 1 }) : undefined;
+const redis = hasRedis ? new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 }) : undefined;
 afterAll(async () => void (await redis?.quit()));
 
 /** Keys no other run shares (Redis keeps them for a minute). */
