@@ -42,6 +42,9 @@ export interface FanoutResult {
   max: number;
   /** Updates per second actually sent (below rate / subscriptions when the API could not keep up). */
   updatesPerSecond: number;
+  /** Response time of the UpdateIncident mutations of the measured run (ms). */
+  updateP50: number;
+  updateP99: number;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -105,6 +108,7 @@ export async function runFanout(ctx: FanoutContext, options: FanoutOptions): Pro
     const release = (id: string) => (waiting.length ? waiting.shift()!(id) : free.push(id));
     const lane = () => (free.length ? Promise.resolve(free.shift()!) : new Promise<string>((resolve) => waiting.push(resolve)));
     /** `count` updates on the open schedule; resolves when every update has been answered. */
+    const updateTimes: number[] = [];
     const sendUpdates = async (count: number, label: string) => {
       const started = Date.now();
       const inFlight: Array<Promise<unknown>> = [];
@@ -112,8 +116,12 @@ export async function runFanout(ctx: FanoutContext, options: FanoutOptions): Pro
         const due = started + n * interval;
         if (due > Date.now()) await sleep(due - Date.now());
         const id = await lane();
+        const sentAt = performance.now();
         inFlight.push(
-          post(ctx, '/graphql', { documentId: ctx.updateIncident, variables: { id, input: { summary: `${label} ${n}` } } }).finally(() => release(id)),
+          post(ctx, '/graphql', { documentId: ctx.updateIncident, variables: { id, input: { summary: `${label} ${n}` } } }).finally(() => {
+            updateTimes.push(performance.now() - sentAt);
+            release(id);
+          }),
         );
       }
       await Promise.all(inFlight);
@@ -127,6 +135,7 @@ export async function runFanout(ctx: FanoutContext, options: FanoutOptions): Pro
     }
 
     const expected = options.updates * options.subscriptions;
+    updateTimes.length = 0;
     const started = Date.now();
     await sendUpdates(options.updates, 'update');
     const sent = (Date.now() - started) / 1000;
@@ -134,6 +143,7 @@ export async function runFanout(ctx: FanoutContext, options: FanoutOptions): Pro
     while (latencies.length < expected && Date.now() < deadline) await sleep(20);
     const seconds = ((lastArrival || Date.now()) - started) / 1000;
     const sorted = [...latencies].sort((a, b) => a - b);
+    const updateSorted = [...updateTimes].sort((a, b) => a - b);
     return {
       deliveries: latencies.length,
       expected,
@@ -143,6 +153,8 @@ export async function runFanout(ctx: FanoutContext, options: FanoutOptions): Pro
       p99: percentile(sorted, 99),
       max: sorted[sorted.length - 1] ?? NaN,
       updatesPerSecond: options.updates / sent,
+      updateP50: percentile(updateSorted, 50),
+      updateP99: percentile(updateSorted, 99),
     };
   } finally {
     // Later scenarios must not pay for this one's subscriptions.

@@ -943,7 +943,8 @@ async function main(): Promise<number> {
       console.log(
         `  webhook_fanout: ${fmt(fanout.perSecond, 0)} deliveries/s (${fanout.deliveries}/${fanout.expected} in ${fanout.seconds.toFixed(1)} s, ` +
           `updates sent at ${fmt(fanout.updatesPerSecond, 0)}/s), ` +
-          `event-to-delivery p50 ${fmt(fanout.p50, 1)} ms, p99 ${fmt(fanout.p99, 1)} ms`,
+          `event-to-delivery p50 ${fmt(fanout.p50, 1)} ms, p99 ${fmt(fanout.p99, 1)} ms; ` +
+          `UpdateIncident answered in p50 ${fmt(fanout.updateP50, 1)} ms, p99 ${fmt(fanout.updateP99, 1)} ms`,
       );
     }
 

@@ -12,6 +12,7 @@ import { Migration20261126000000_platform_core } from './migrations/Migration202
 import { Migration20261126010000_oauth } from './migrations/Migration20261126010000_oauth.js';
 import { Migration20261126020000_graphql } from './migrations/Migration20261126020000_graphql.js';
 import { Migration20261126030000_webhooks } from './migrations/Migration20261126030000_webhooks.js';
+import { Migration20261126040000_sql_ids } from './migrations/Migration20261126040000_sql_ids.js';
 import { WebhookAttempt, WebhookDelivery, WebhookSubscription } from '../webhooks/entities.js';
 import { AppBundle, BundleOperation, BundleVersion, OperationStat } from '../bundles/entities.js';
 import { Incident, IncidentNote } from '../incidents/entities.js';
@@ -92,6 +93,7 @@ export function ormOptions(url: string, poolMax = 10): Options {
         { name: 'Migration20261126010000_oauth', class: Migration20261126010000_oauth },
         { name: 'Migration20261126020000_graphql', class: Migration20261126020000_graphql },
         { name: 'Migration20261126030000_webhooks', class: Migration20261126030000_webhooks },
+        { name: 'Migration20261126040000_sql_ids', class: Migration20261126040000_sql_ids },
       ],
       transactional: true,
       allOrNothing: true,

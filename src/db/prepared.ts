@@ -52,15 +52,7 @@ export class PreparedQuery<I extends Input> {
     const tenantId = (em.getFilterParams(TENANT_FILTER) as { tenantId?: unknown } | undefined)?.tenantId;
     if (typeof tenantId !== 'string' || !tenantId) throw new Error('the tenant filter has no tenant: this EntityManager is not bound to a request');
     const params = prepared.slots.map((slot) => (slot === TENANT ? tenantId : input[slot]));
-    const transaction = em.getTransactionContext();
-    if (transaction) return em.getConnection().execute<Row[]>(prepared.sql, params as unknown[], 'all', transaction);
-    const pool = em.getConnection().getKnex().client as { acquireConnection(): Promise<Driver>; releaseConnection(connection: Driver): Promise<void> };
-    const connection = await pool.acquireConnection();
-    try {
-      return (await connection.query<Row>({ ...prepared.native, values: params })).rows;
-    } finally {
-      await pool.releaseConnection(connection);
-    }
+    return runPrepared<Row>(em, prepared, params);
   }
 
   /**
@@ -70,6 +62,9 @@ export class PreparedQuery<I extends Input> {
    */
   private async prepare(em: EntityManager, input: I, keys: string[], shape: string): Promise<Prepared> {
     const probe = em.fork();
+    // A query that locks rows (FOR UPDATE) can only be built in a transaction; the probe only builds.
+    const transaction = em.getTransactionContext();
+    if (transaction) probe.setTransactionContext(transaction);
     const tenantStandIn = '\u0000tenant';
     probe.setFilterParams(TENANT_FILTER, { tenantId: tenantStandIn });
     const standIns = new Map<string, Value>();
@@ -89,6 +84,36 @@ export class PreparedQuery<I extends Input> {
     const prepared = { sql, native: { name: `tessera_${sha256(text).slice(0, 32)}`, text }, slots };
     this.shapes.set(shape, prepared);
     return prepared;
+  }
+}
+
+/**
+ * SQL written by hand (`?` placeholders, and no other question mark) that runs like a PreparedQuery's: as a
+ * named prepared statement on a pool connection, or through the transaction of `em` inside one.
+ */
+export class PreparedStatement {
+  private readonly native: { name: string; text: string };
+
+  constructor(readonly sql: string) {
+    let n = 0;
+    const text = sql.replace(/\?/g, () => `$${++n}`);
+    this.native = { name: `tessera_${sha256(text).slice(0, 32)}`, text };
+  }
+
+  run<Row>(em: EntityManager, params: unknown[]): Promise<Row[]> {
+    return runPrepared<Row>(em, { sql: this.sql, native: this.native }, params);
+  }
+}
+
+async function runPrepared<Row>(em: EntityManager, statement: Pick<Prepared, 'sql' | 'native'>, params: unknown[]): Promise<Row[]> {
+  const transaction = em.getTransactionContext();
+  if (transaction) return em.getConnection().execute<Row[]>(statement.sql, params, 'all', transaction);
+  const pool = em.getConnection().getKnex().client as { acquireConnection(): Promise<Driver>; releaseConnection(connection: Driver): Promise<void> };
+  const connection = await pool.acquireConnection();
+  try {
+    return (await connection.query<Row>({ ...statement.native, values: params })).rows;
+  } finally {
+    await pool.releaseConnection(connection);
   }
 }
 

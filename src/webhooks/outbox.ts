@@ -47,39 +47,67 @@ export async function enqueueDeliveries(em: EntityManager, deliveryIds: string[]
   );
 }
 
+/** An event about to be written: its id, time and payload are fixed once, so every delivery carries the same body. */
+export interface PendingEvent {
+  id: string;
+  tenantId: string;
+  type: EventType;
+  data: Record<string, unknown>;
+  createdAt: Date;
+}
+
+export function newEvent(tenantId: string, type: EventType, data: Record<string, unknown>): PendingEvent {
+  return { id: newId('evt'), tenantId, type, data, createdAt: new Date() };
+}
+
 /**
- * Writes the event, its deliveries to the tenant's matching enabled subscriptions and their dispatch job in
- * the caller's transaction: two statements (the subscriptions, then one insert of everything), because this
- * runs inside every incident change and each statement holds the change's row lock a little longer.
+ * The event's writes as common table expressions of the statement that makes the change: the event, a
+ * delivery to each of the tenant's enabled subscriptions to its type, and one `webhook-dispatch` job for
+ * them all. Each reads `after`, a CTE of the same statement returning one row when the change was written
+ * and none when it was not, so that a change and its event are written together or not at all.
+ *
+ * One job per event, not per delivery: a job costs a row, a NOTIFY, a fetch and a completion in PostgreSQL.
+ * No job key, since nothing replaces a new event's dispatch; a failed delivery gets its own keyed retry job
+ * (WebhookService.attempt). The statement must read the `dispatch` CTE (see `recordEvent`): PostgreSQL runs a
+ * SELECT in a WITH clause only when the statement reads it.
  */
-export async function recordEvent(em: EntityManager, tenantId: string, type: EventType, data: Record<string, unknown>): Promise<{ id: string }> {
-  const event = { id: newId('evt'), tenantId, type, data, createdAt: new Date() };
-  const subscriptions: Array<{ id: string }> = await em.execute(
-    'select id from webhook_subscriptions where tenant_id = ? and enabled and events @> ?::jsonb',
-    [tenantId, JSON.stringify([type])],
-  );
-  const insertEvent = `insert into domain_events (id, tenant_id, type, data, created_at, dispatched_at) values (?, ?, ?, ?::jsonb, ?, ?)`;
-  const eventValues = [event.id, tenantId, type, JSON.stringify(data), event.createdAt, event.createdAt];
-  if (!subscriptions.length) {
-    await em.execute(insertEvent, eventValues);
-    return event;
-  }
-  const deliveries = subscriptions.map((s) => ({ d: newId('dlv'), w: s.id }));
-  // One job for the whole fan-out: a job costs a row, a NOTIFY, a fetch and a completion in PostgreSQL,
-  // so per-delivery jobs would multiply that by the number of subscribers. No job key: nothing replaces
-  // a new event's dispatch. A failed delivery gets its own keyed retry job (WebhookService.attempt).
-  await em.execute(
-    `with event as (${insertEvent}),
-     deliveries as (
-       insert into webhook_deliveries (id, tenant_id, webhook_id, event_id, event_type, body, status, attempts, created_at, updated_at)
-       select t.d, ?, t.w, ?, ?, ?, 'queued', 0, ?, ? from jsonb_to_recordset(?::jsonb) as t(d text, w text)
-     )
-     select graphile_worker.add_job(?, json_build_object('deliveryIds', ?::jsonb), max_attempts := ?)`,
-    [
-      ...eventValues,
-      ...[tenantId, event.id, type, eventBody(event), event.createdAt, event.createdAt, JSON.stringify(deliveries)],
-      ...[DISPATCH_TASK, JSON.stringify(deliveries.map((d) => d.d)), MAX_JOB_ATTEMPTS],
-    ],
-  );
+export function eventWritesSql(after: string): string {
+  return `event as (
+      insert into domain_events (id, tenant_id, type, data, created_at, dispatched_at)
+      select ?, ?, ?, ?::jsonb, ?, ? from ${after}
+    ),
+    deliveries as (
+      insert into webhook_deliveries (id, tenant_id, webhook_id, event_id, event_type, body, status, attempts, created_at, updated_at)
+      select tessera_new_id('dlv'), s.tenant_id, s.id, ?, ?, ?, 'queued', 0, ?, ?
+      from ${after}, webhook_subscriptions s
+      where s.tenant_id = ? and s.enabled and s.events @> ?::jsonb
+      returning id
+    ),
+    dispatch as (
+      select graphile_worker.add_job(?, json_build_object('deliveryIds', json_agg(id)), max_attempts := ?) as job
+      from deliveries having count(*) > 0
+    )`;
+}
+
+/** The values of `eventWritesSql`'s placeholders, in order. */
+export function eventWritesParams(event: PendingEvent): unknown[] {
+  const { id, tenantId, type, data, createdAt } = event;
+  return [
+    ...[id, tenantId, type, JSON.stringify(data), createdAt, createdAt],
+    ...[id, type, eventBody(event), createdAt, createdAt, tenantId, JSON.stringify([type])],
+    ...[DISPATCH_TASK, MAX_JOB_ATTEMPTS],
+  ];
+}
+
+/** The last part of a statement made of `eventWritesSql`: it reads `dispatch`, so the job is added. */
+export const EVENT_WRITES_RESULT = '(select count(*) from dispatch) as dispatched';
+
+/**
+ * Writes an event, its deliveries and their dispatch job in one statement, in the caller's transaction, for
+ * a change the caller has already written.
+ */
+export async function recordEvent(em: EntityManager, tenantId: string, type: EventType, data: Record<string, unknown>): Promise<PendingEvent> {
+  const event = newEvent(tenantId, type, data);
+  await em.execute(`with written as (select true), ${eventWritesSql('written')} select ${EVENT_WRITES_RESULT}`, eventWritesParams(event));
   return event;
 }
