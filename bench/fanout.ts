@@ -27,7 +27,11 @@ export interface FanoutOptions {
   concurrency: number;
   /** Deliveries per second offered: updates are sent every subscriptions / rate seconds. */
   rate: number;
-  /** Seconds of the same load before the measured run (JIT, connection pools), not counted. */
+  /**
+   * Seconds of the same load before the measured run, not counted: the processes start cold (V8 compiles the
+   * hot paths, pools open their connections, PostgreSQL backends fill their caches), and the target is a
+   * sustained rate. The warm-up's own latencies are reported beside the run's.
+   */
   warmup: number;
   timeoutMs: number;
 }
@@ -45,6 +49,9 @@ export interface FanoutResult {
   /** Response time of the UpdateIncident mutations of the measured run (ms). */
   updateP50: number;
   updateP99: number;
+  /** Event-to-delivery latency during the warm-up, from cold processes (not part of the measured run). */
+  warmupP50: number;
+  warmupP99: number;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -65,7 +72,7 @@ async function post(ctx: FanoutContext, path: string, body: unknown): Promise<Re
 
 export async function runFanout(ctx: FanoutContext, options: FanoutOptions): Promise<FanoutResult> {
   const latencies: number[] = [];
-  let warmupArrivals = 0;
+  const warmupLatencies: number[] = [];
   let firstArrival = 0;
   let lastArrival = 0;
   const receiver: Server = createServer((req, res) => {
@@ -76,8 +83,9 @@ export async function runFanout(ctx: FanoutContext, options: FanoutOptions): Pro
       res.writeHead(204).end();
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { type: string; data: { incident?: { updated_at: string; summary: string } } };
       if (body.type !== 'incident.updated' || !body.data.incident) return;
-      if (body.data.incident.summary.startsWith('warmup')) return void warmupArrivals++;
-      latencies.push(now - Date.parse(body.data.incident.updated_at));
+      const latency = now - Date.parse(body.data.incident.updated_at);
+      if (body.data.incident.summary.startsWith('warmup')) return void warmupLatencies.push(latency);
+      latencies.push(latency);
       firstArrival ||= now;
       lastArrival = now;
     });
@@ -131,7 +139,7 @@ export async function runFanout(ctx: FanoutContext, options: FanoutOptions): Pro
     if (warmupUpdates > 0) {
       await sendUpdates(warmupUpdates, 'warmup');
       const until = Date.now() + options.timeoutMs;
-      while (warmupArrivals < warmupUpdates * options.subscriptions && Date.now() < until) await sleep(20);
+      while (warmupLatencies.length < warmupUpdates * options.subscriptions && Date.now() < until) await sleep(20);
     }
 
     const expected = options.updates * options.subscriptions;
@@ -144,6 +152,7 @@ export async function runFanout(ctx: FanoutContext, options: FanoutOptions): Pro
     const seconds = ((lastArrival || Date.now()) - started) / 1000;
     const sorted = [...latencies].sort((a, b) => a - b);
     const updateSorted = [...updateTimes].sort((a, b) => a - b);
+    const warmupSorted = [...warmupLatencies].sort((a, b) => a - b);
     return {
       deliveries: latencies.length,
       expected,
@@ -155,6 +164,8 @@ export async function runFanout(ctx: FanoutContext, options: FanoutOptions): Pro
       updatesPerSecond: options.updates / sent,
       updateP50: percentile(updateSorted, 50),
       updateP99: percentile(updateSorted, 99),
+      warmupP50: percentile(warmupSorted, 50),
+      warmupP99: percentile(warmupSorted, 99),
     };
   } finally {
     // Later scenarios must not pay for this one's subscriptions.
