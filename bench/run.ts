@@ -26,6 +26,7 @@
 // (see `incidentsFixture`). The baseline reads the same rows straight from the embedded PostgreSQL with `pg`
 // (read only: it never writes), learning its URL from DATA_DIR like the CLI does.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -34,13 +35,11 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import Fastify, { type FastifyInstance } from 'fastify';
-import formbody from '@fastify/formbody';
-import { runFanout, type FanoutContext, type FanoutResult } from './fanout.js';
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import { createLocalJWKSet, decodeJwt, generateKeyPair, jwtVerify, SignJWT, type JSONWebKeySet } from 'jose';
 import { parse, print } from 'graphql';
-import pg from 'pg';
+import { decodeJwt } from 'jose';
+import type pg from 'pg';
+import { BASELINE_READY, type BaselineConfig } from './baseline.js';
+import { runFanout, type FanoutContext, type FanoutResult } from './fanout.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const HOST = '127.0.0.1';
@@ -203,8 +202,8 @@ async function load(name: string, options: ScenarioOptions, duration: number, wa
     connections: options.connections ?? CONNECTIONS,
     pipelining: PIPELINING,
     duration,
-    // The load generator runs in its own thread, so it never competes for the event loop with the
-    // in-process baseline server (and every scenario is measured the same way).
+    // The load generator runs in its own thread, off this process's event loop (and every scenario is
+    // measured the same way).
     workers: 1,
     ...(warmup > 0 ? { warmup: { connections: options.connections ?? CONNECTIONS, duration: warmup } } : {}),
   } as Parameters<typeof autocannon>[0]);
@@ -316,7 +315,7 @@ function track(child: ChildProcess): Promise<number | null> {
   });
 }
 
-/** BENCH_SERVER_CPU_PROF=<dir>: server and worker processes write V8 CPU profiles there when they stop. */
+/** BENCH_SERVER_CPU_PROF=<dir>: server, worker and baseline processes write V8 CPU profiles there when they stop. */
 function profileArgs(): string[] {
   const dir = process.env.BENCH_SERVER_CPU_PROF;
   return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
@@ -571,15 +570,42 @@ async function assertSameList(ctx: BenchContext, fixture: IncidentsFixture): Pro
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// The baseline: what a bare Fastify + jose service does for the same request
+// The baseline (bench/baseline.ts): a bare Fastify + jose service, in a process of its own as Tessera is
 
-// The four published scopes of the seed migration, so both bodies are the same size.
-const BASELINE_SCOPES = [
-  { name: 'incidents:read', description: 'Read incidents and their notes' },
-  { name: 'incidents:write', description: 'Create, update and close incidents and add notes' },
-  { name: 'webhooks:read', description: 'List webhook subscriptions and their delivery history' },
-  { name: 'webhooks:write', description: 'Create and update outbound webhook subscriptions' },
-];
+interface BaselineProcess {
+  url: string;
+  close(): Promise<void>;
+}
+
+async function startBaseline(tesseraUrl: string, token: string, client: BenchContext['client'], dataDir: string): Promise<BaselineProcess> {
+  const port = await freePort();
+  const config: BaselineConfig = { tesseraUrl, token, client, port, host: HOST, database: embeddedDatabase(dataDir) };
+  const child = spawn(process.execPath, [...profileArgs(), '--import', 'tsx', 'bench/baseline.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, BENCH_BASELINE: JSON.stringify(config) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const log = tailBuffer();
+  child.stderr!.on('data', log.push);
+  const exited = track(child);
+  const ready = new Promise<void>((resolve) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      log.push(chunk);
+      if (log.read().includes(BASELINE_READY)) resolve();
+    });
+  });
+  if ((await withTimeout(Promise.race([ready, exited.then(() => 'exited' as const)]), READY_TIMEOUT_MS)) !== undefined) {
+    child.kill('SIGKILL');
+    throw new Error(`the baseline server did not start:\n${log.read()}`);
+  }
+  return {
+    url: `http://${HOST}:${port}`,
+    close: async () => {
+      child.kill('SIGTERM');
+      if ((await withTimeout(exited, STOP_TIMEOUT_MS)) === 'timeout') child.kill('SIGKILL');
+    },
+  };
+}
 
 /** The running server's embedded PostgreSQL, found the way the CLI finds it: credentials and postmaster.pid in DATA_DIR. */
 function embeddedDatabase(dataDir: string): pg.PoolConfig {
@@ -588,142 +614,6 @@ function embeddedDatabase(dataDir: string): pg.PoolConfig {
   const port = Number.parseInt(readFileSync(join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[3] ?? '', 10);
   if (!Number.isFinite(port)) throw new Error(`no port in ${join(dataDir, 'pg', 'postmaster.pid')}`);
   return { host: HOST, port, user: credentials.user, password: credentials.password, database: 'tessera' };
-}
-
-interface IncidentRow {
-  id: string;
-  number: number;
-  title: string;
-  status: string;
-  severity: string;
-  labels: string[];
-  created_at: Date;
-  updated_at: Date;
-  closed_at: Date | null;
-}
-
-async function startBaseline(tesseraUrl: string, token: string, client: BenchContext['client'], port: number, dataDir: string): Promise<FastifyInstance> {
-  const jwksResponse = await fetch(new URL('/.well-known/jwks.json', tesseraUrl));
-  if (!jwksResponse.ok) throw new Error(`JWKS answered ${jwksResponse.status}`);
-  const keys = createLocalJWKSet((await jwksResponse.json()) as JSONWebKeySet);
-  const claims = decodeJwt(token);
-  if (typeof claims.iss !== 'string' || claims.aud === undefined) throw new Error('the admin token has no iss or aud');
-  const verifyOptions = { issuer: claims.iss, audience: claims.aud, typ: 'at+jwt', algorithms: ['RS256'] };
-
-  const app = Fastify({ logger: false });
-  app.get(
-    '/v1/platform/scopes',
-    {
-      // Serialised by a response schema, as Tessera's route is.
-      schema: {
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              scopes: {
-                type: 'array',
-                items: { type: 'object', properties: { name: { type: 'string' }, description: { type: 'string' } } },
-              },
-            },
-          },
-          401: { type: 'object', properties: { error: { type: 'string' }, error_description: { type: 'string' } } },
-        },
-      },
-    },
-    async (request, reply) => {
-      const match = /^Bearer +(\S+)$/i.exec(request.headers.authorization ?? '');
-      if (!match) return reply.code(401).send({ error: 'unauthorized', error_description: 'bearer token required' });
-      try {
-        await jwtVerify(match[1]!, keys, verifyOptions);
-      } catch {
-        return reply.code(401).send({ error: 'invalid_token', error_description: 'token does not verify' });
-      }
-      return { scopes: BASELINE_SCOPES };
-    },
-  );
-  // The minimum work a token endpoint must do: read the form and the Basic credentials, check the
-  // secret's SHA-256 in constant time, sign one RS256 JWT with a key of the same size as Tessera's.
-  await app.register(formbody);
-  const { privateKey } = await generateKeyPair('RS256', { modulusLength: 2048 });
-  const secretDigest = createHash('sha256').update(client.secret).digest();
-  app.post('/token', async (request, reply) => {
-    const form = request.body as Record<string, string>;
-    const decoded = Buffer.from((request.headers.authorization ?? '').replace(/^Basic /, ''), 'base64').toString();
-    const [id, secret] = decoded.split(':').map(decodeURIComponent);
-    const digest = createHash('sha256').update(secret ?? '').digest();
-    if (form.grant_type !== 'client_credentials' || id !== client.id || !timingSafeEqual(digest, secretDigest)) {
-      return reply.code(401).send({ error: 'invalid_client' });
-    }
-    const now = Math.floor(Date.now() / 1000);
-    const accessToken = await new SignJWT({ client_id: id, scope: 'incidents:read', jti: randomUUID() })
-      .setProtectedHeader({ alg: 'RS256', kid: 'baseline', typ: 'at+jwt' })
-      .setIssuer(String(claims.iss))
-      .setSubject(id)
-      .setAudience(claims.aud as string)
-      .setIssuedAt(now)
-      .setExpirationTime(now + 3600)
-      .sign(privateKey);
-    return reply.header('cache-control', 'no-store').send({ access_token: accessToken, token_type: 'Bearer', expires_in: 3600, scope: 'incidents:read' });
-  });
-
-  // The incidents list: the same token check as /v1/platform/scopes above (no verified-token cache), the
-  // tenant header against the token, the scope, then one SELECT through a pool as large as Tessera's (10).
-  const pool = new pg.Pool({ ...embeddedDatabase(dataDir), max: 10 });
-  app.addHook('onClose', async () => pool.end());
-  app.post('/incidents', async (request, reply) => {
-    const match = /^Bearer +(\S+)$/i.exec(request.headers.authorization ?? '');
-    if (!match) return reply.code(401).send({ errors: [{ message: 'bearer token required', extensions: { code: 'UNAUTHENTICATED' } }] });
-    let payload: Record<string, unknown>;
-    try {
-      ({ payload } = await jwtVerify(match[1]!, keys, verifyOptions));
-    } catch {
-      return reply.code(401).send({ errors: [{ message: 'token does not verify', extensions: { code: 'UNAUTHENTICATED' } }] });
-    }
-    const tenantId = request.headers['x-tenant-id'];
-    if (typeof payload.tenant_id !== 'string' || tenantId !== payload.tenant_id) {
-      return reply.code(403).send({ errors: [{ message: 'wrong tenant', extensions: { code: 'FORBIDDEN' } }] });
-    }
-    if (typeof payload.scope !== 'string' || !payload.scope.split(' ').includes('incidents:read')) {
-      return reply.code(403).send({ errors: [{ message: 'incidents:read required', extensions: { code: 'FORBIDDEN' } }] });
-    }
-    const first = Number((request.body as { variables?: { first?: unknown } } | undefined)?.variables?.first ?? 20);
-    if (!Number.isInteger(first) || first < 1 || first > 100) {
-      return reply.code(400).send({ errors: [{ message: 'first must be between 1 and 100', extensions: { code: 'BAD_USER_INPUT' } }] });
-    }
-    const { rows } = await pool.query<IncidentRow>(
-      `select id, number, title, status, severity, labels, created_at, updated_at, closed_at
-         from incidents where tenant_id = $1 order by number desc limit $2`,
-      [tenantId, first + 1],
-    );
-    const edges = rows.slice(0, first).map((row) => ({
-      cursor: Buffer.from(`incident:${row.number}`).toString('base64url'),
-      node: {
-        id: row.id,
-        number: row.number,
-        title: row.title,
-        status: row.status,
-        severity: row.severity,
-        labels: row.labels,
-        createdAt: row.created_at.toISOString(),
-        updatedAt: row.updated_at.toISOString(),
-        closedAt: row.closed_at?.toISOString() ?? null,
-        __typename: 'Incident',
-      },
-      __typename: 'IncidentEdge',
-    }));
-    return {
-      data: {
-        incidents: {
-          edges,
-          pageInfo: { hasNextPage: rows.length > first, endCursor: edges[edges.length - 1]?.cursor ?? null, __typename: 'PageInfo' },
-          __typename: 'IncidentConnection',
-        },
-      },
-    };
-  });
-
-  await app.listen({ port, host: HOST });
-  return app;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -863,7 +753,7 @@ async function main(): Promise<number> {
   const tesseraUrl = `http://${HOST}:${port}`;
 
   let server: ServerProcess | undefined;
-  let baseline: FastifyInstance | undefined;
+  let baseline: BaselineProcess | undefined;
   let cleaned = false;
   const cleanup = async () => {
     if (cleaned) return;
@@ -909,9 +799,8 @@ async function main(): Promise<number> {
     console.log('  tenant "bench" bootstrapped');
 
     const client = await registerClient(tesseraUrl, adminToken);
-    const baselinePort = await freePort();
-    baseline = await startBaseline(tesseraUrl, adminToken, client, baselinePort, dataDir);
-    const ctx: BenchContext = { tesseraUrl, baselineUrl: `http://${HOST}:${baselinePort}`, adminToken, client, env };
+    baseline = await startBaseline(tesseraUrl, adminToken, client, dataDir);
+    const ctx: BenchContext = { tesseraUrl, baselineUrl: baseline.url, adminToken, client, env };
 
     const chosen = scenarios.filter((scenario) => selected(scenario.name));
     console.log(`\nrunning ${chosen.length} scenarios, ${DURATION} s each (a compared pair in alternating ${SLICE} s slices)`);
