@@ -129,6 +129,9 @@ describe('delivery', () => {
     await expect.poll(async () => (await deliveriesOf(webhookId)).deliveries[0]?.status).toBe('succeeded');
     const [delivery] = (await deliveriesOf(webhookId)).deliveries;
     expect(delivery).toMatchObject({ event_id: payload.id, event_type: 'incident.created', attempts: 1, response_status: 204, error: null, next_attempt_at: null });
+    // The attempt's id is made by the statement that records it, in the format of every other id.
+    const attempts = await h.runtime.orm.em.getConnection().execute('select id, number from webhook_attempts where delivery_id = ?', [delivery.id]);
+    expect(attempts).toEqual([{ id: expect.stringMatching(/^att_[A-Za-z0-9_-]{20}$/), number: 1 }]);
   });
 
   it('retries after a 500 with the same webhook-id, then succeeds', async () => {

@@ -355,7 +355,9 @@ export class WebhookService {
     if (disabled.length) {
       await this.pool.query(`update webhook_deliveries set status = 'failed', error = 'the subscription is disabled', updated_at = now() where id = any($1::text[])`, [disabled]);
     }
-    const sent = await Promise.all(rows.filter((target) => target.enabled).map((target) => this.send(target)));
+    const enabled = rows.filter((target) => target.enabled);
+    const deadline = this.http.deadline(enabled.length);
+    const sent = await Promise.all(enabled.map((target) => this.send(target, deadline)));
     const succeeded = sent.filter((result) => !result.error);
     await this.recordSuccesses(succeeded);
     const failed = await Promise.all(
@@ -367,7 +369,7 @@ export class WebhookService {
   }
 
   /** One signed POST; a non-2xx answer or a network failure comes back as `error`, never thrown. */
-  private async send(target: DeliveryTarget): Promise<SendResult> {
+  private async send(target: DeliveryTarget, deadline: AbortSignal): Promise<SendResult> {
     const attemptedAt = new Date();
     const secrets = this.liveSecrets(
       {
@@ -380,7 +382,7 @@ export class WebhookService {
     );
     const headers = signatureHeaders(secrets, target.event_id, target.body, attemptedAt);
     try {
-      const response = await this.http.post(target.url, headers, target.body);
+      const response = await this.http.post(target.url, headers, target.body, deadline);
       const error = response.status < 200 || response.status >= 300 ? `the endpoint answered ${response.status}` : null;
       return { target, attemptedAt, response, error, latencyMs: response.latencyMs };
     } catch (e) {
@@ -394,8 +396,8 @@ export class WebhookService {
     if (!results.length) return;
     await this.pool.query(
       `with input as (
-         select * from unnest($1::text[], $2::text[], $3::timestamptz[], $4::int[], $5::int[], $6::text[])
-           as t(delivery_id, attempt_id, attempted_at, response_status, latency_ms, snippet)
+         select * from unnest($1::text[], $2::timestamptz[], $3::int[], $4::int[], $5::text[])
+           as t(delivery_id, attempted_at, response_status, latency_ms, snippet)
        ), d as (
          update webhook_deliveries w set status = 'succeeded', attempts = w.attempts + 1, last_attempt_at = i.attempted_at,
            response_status = i.response_status, latency_ms = i.latency_ms, error = null, next_attempt_at = null, updated_at = now()
@@ -405,11 +407,10 @@ export class WebhookService {
          update webhook_subscriptions set failing_since = null where id in (select webhook_id from d) and failing_since is not null
        )
        insert into webhook_attempts (id, tenant_id, delivery_id, number, attempted_at, response_status, latency_ms, error, response_snippet)
-       select i.attempt_id, d.tenant_id, d.id, d.attempts, i.attempted_at, i.response_status, i.latency_ms, null, i.snippet
+       select tessera_new_id('att'), d.tenant_id, d.id, d.attempts, i.attempted_at, i.response_status, i.latency_ms, null, i.snippet
        from d join input i on i.delivery_id = d.id`,
       [
         results.map((r) => r.target.id),
-        results.map(() => newId('att')),
         results.map((r) => r.attemptedAt),
         results.map((r) => r.response!.status),
         results.map((r) => r.latencyMs),
