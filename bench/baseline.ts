@@ -1,8 +1,7 @@
 // The baseline of the compared scenarios: what a bare Fastify + jose service does for the same requests,
-// with none of Tessera's machinery. It runs in a process of its own, as Tessera does, so that both servers
-// answer the load generator across a process boundary: on this VM a write that wakes another process costs
-// far more than one answered inside the load generator's own process, and the comparison would otherwise
-// charge that cost to Tessera alone. Started by bench/run.ts with its configuration in BENCH_BASELINE.
+// with none of Tessera's machinery. It runs in a process of its own, as Tessera does, so that both servers are
+// measured the same way, apart from the load generator (it used to share the load generator's process).
+// Started by bench/run.ts with its configuration in BENCH_BASELINE.
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import formbody from '@fastify/formbody';

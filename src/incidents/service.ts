@@ -41,14 +41,10 @@ const listQuery = new PreparedQuery<{ status?: IncidentStatus | null; severity?:
 );
 
 /** One incident and its row version (PostgreSQL's `xmin`: it changes whenever the row is written). */
-const byIdQuery = new PreparedQuery<{ id: string }>((em, q) =>
-  em.createQueryBuilder(Incident).select(['*', raw('xmin::text as version')]).where({ id: q.id }),
-);
-
+const withVersion = (em: EntityManager, id: string) => em.createQueryBuilder(Incident).select(['*', raw('xmin::text as version')]).where({ id });
+const byIdQuery = new PreparedQuery<{ id: string }>((em, q) => withVersion(em, q.id));
 /** The same, locked until the transaction ends (SELECT ... FOR UPDATE). */
-const lockedByIdQuery = new PreparedQuery<{ id: string }>((em, q) =>
-  em.createQueryBuilder(Incident).select(['*', raw('xmin::text as version')]).where({ id: q.id }).setLockMode(LockMode.PESSIMISTIC_WRITE),
-);
+const lockedByIdQuery = new PreparedQuery<{ id: string }>((em, q) => withVersion(em, q.id).setLockMode(LockMode.PESSIMISTIC_WRITE));
 
 /** A row of incidents as the driver returns it. */
 interface IncidentRow {
@@ -226,10 +222,10 @@ export class IncidentService {
 
   /**
    * Reads the incident, lets `decide` check it and say what to write, and writes that, the event describing
-   * it (webhooks/outbox.ts) and anything `also` adds, in ONE statement that applies only if the row is still
-   * the version read (optimistic concurrency on PostgreSQL's `xmin`): two round trips and no transaction,
-   * where SELECT ... FOR UPDATE in a transaction takes six (BEGIN, lock, update, event, COMMIT), each a
-   * wake-up of the database and of this process on the path of every mutation.
+   * it (webhooks/outbox.ts) and the note, if any, in ONE statement that applies only if the row is still the
+   * version read (optimistic concurrency on PostgreSQL's `xmin`): two round trips and no transaction, where
+   * SELECT ... FOR UPDATE in a transaction takes six (BEGIN, lock, update, subscriptions, event, COMMIT),
+   * each a wake-up of the database and of this process on the path of every mutation.
    *
    * When another writer got in between, the statement writes nothing, and the change is decided again on
    * the new version, this time with the row locked in a transaction: a contended change waits its turn, as
