@@ -212,6 +212,31 @@ describe('client credentials', () => {
     const notRegistered = await tokenRequest(h, { grant_type: 'refresh_token', refresh_token: 'x' }, { id: created.client_id, secret: created.client_secret });
     expect(notRegistered.json()).toEqual({ error: 'unauthorized_client', error_description: 'this client is not registered for the refresh_token grant' });
   });
+
+  it('form-decodes Basic credentials (RFC 6749 section 2.3.1) and refuses ones that do not decode', async () => {
+    const created = (await h.request({
+      method: 'POST',
+      url: '/v1/platform/apps',
+      headers: bearer(acme.adminToken),
+      payload: { name: 'Encoded credentials connector', grant_types: ['client_credentials'], redirect_uris: [], requested_scopes: ['incidents:read'] },
+    })).json();
+    const basicHeader = (id: string, secret: string) => ({
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`,
+    });
+    const percentEncoded = (s: string) => [...s].map((c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`).join('');
+    const send = (headers: Record<string, string>) => h.request({ method: 'POST', url: '/v1/oauth/token', headers, payload: 'grant_type=client_credentials' });
+
+    // Every character escaped: the same client and secret once decoded.
+    const encoded = await send(basicHeader(percentEncoded(created.client_id), percentEncoded(created.client_secret)));
+    expect(encoded.statusCode).toBe(200);
+    // '+' is a space once decoded, so it is not the secret.
+    const plus = await send(basicHeader(created.client_id, `${created.client_secret}+`));
+    expect(plus.statusCode).toBe(401);
+    const broken = await send(basicHeader(created.client_id, `${created.client_secret}%E0%A4%A`));
+    expect(broken.statusCode).toBe(400);
+    expect(broken.json()).toEqual({ error: 'invalid_request', error_description: 'malformed Basic credentials' });
+  });
 });
 
 describe('discovery', () => {

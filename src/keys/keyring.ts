@@ -215,12 +215,14 @@ export class Keyring {
     return this.jwksJson;
   }
 
-  async sign(claims: JWTPayload & { exp: number }, typ: string): Promise<string> {
+  sign(claims: JWTPayload & { exp: number }, typ: string): Promise<string> {
     const active = this.active;
-    if (!active) throw new Error('no active signing key loaded');
-    // Nearly always covered already (one bump an hour): only a bump is awaited.
-    if ((this.keys.get(active.kid)?.tokenHorizon ?? 0) < claims.exp) await this.coverHorizon(active.kid, claims.exp);
-    return new SignJWT(claims).setProtectedHeader({ alg: active.alg, kid: active.kid, typ }).sign(active.signKey);
+    if (!active) return Promise.reject(new Error('no active signing key loaded'));
+    const signed = () => new SignJWT(claims).setProtectedHeader({ alg: active.alg, kid: active.kid, typ }).sign(active.signKey);
+    // Nearly always covered already (one bump an hour): only a bump is waited for, and otherwise the
+    // signature's own promise is the only one.
+    if ((this.keys.get(active.kid)?.tokenHorizon ?? 0) < claims.exp) return this.coverHorizon(active.kid, claims.exp).then(signed);
+    return signed();
   }
 
   /** Records, before signing, that this key must stay published until at least `exp`. */

@@ -28,6 +28,7 @@ function field(form: Form, name: string): string | undefined {
 
 /** RFC 6749 section 2.3.1: the client id and secret are form-urlencoded before base64 ('+' is a space). */
 function formUnescape(s: string): string {
+  if (!s.includes('%') && !s.includes('+')) return s; // generated ids and secrets: nothing to decode
   try {
     return decodeURIComponent(s.replace(/\+/g, ' '));
   } catch {
@@ -226,7 +227,9 @@ export async function registerOAuthRoutes(app: FastifyInstance, oauth: OAuthServ
       await tokenLimits.check([request.ip]);
       throw malformed;
     }
-    await tokenLimits.check([request.ip, input.basic?.clientId ?? input.bodyClientId]);
+    // Awaited only when there is something to wait for (Redis): in-process counting costs no promise.
+    const counting = tokenLimits.check([request.ip, input.basic?.clientId ?? input.bodyClientId]);
+    if (counting) await counting;
     return input;
   };
 

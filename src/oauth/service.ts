@@ -126,7 +126,7 @@ export class OAuthService {
     const clientId = input.basic?.clientId ?? input.bodyClientId;
     const secret = input.basic?.secret ?? input.bodySecret;
     if (!clientId) throw new InvalidClient('client authentication is required');
-    const record = await this.platform.findClient(clientId);
+    const record = this.platform.cachedClient(clientId) ?? (await this.platform.findClient(clientId));
     if (!record) throw new InvalidClient('client authentication failed');
     if (record.app.tokenEndpointAuthMethod === 'none') {
       // A public client identifies itself but has nothing to authenticate with (RFC 6749 section 2.1).
