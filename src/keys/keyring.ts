@@ -43,9 +43,20 @@ export interface RotationResult {
   next: string;
 }
 
+/** The key new tokens are signed with. */
+interface SigningKeyInUse {
+  kid: string;
+  alg: string;
+  signKey: CryptoKey;
+}
+
+function signWith(key: SigningKeyInUse, claims: JWTPayload, typ: string): Promise<string> {
+  return new SignJWT(claims).setProtectedHeader({ alg: key.alg, kid: key.kid, typ }).sign(key.signKey);
+}
+
 export class Keyring {
   private keys = new Map<string, LoadedKey>();
-  private active?: { kid: string; alg: string; signKey: CryptoKey };
+  private active?: SigningKeyInUse;
   private jwksJson = '{"keys":[]}';
   private lastLoad = 0;
   private readonly reloader = new Reloader(() => this.load());
@@ -218,11 +229,12 @@ export class Keyring {
   sign(claims: JWTPayload & { exp: number }, typ: string): Promise<string> {
     const active = this.active;
     if (!active) return Promise.reject(new Error('no active signing key loaded'));
-    const signed = () => new SignJWT(claims).setProtectedHeader({ alg: active.alg, kid: active.kid, typ }).sign(active.signKey);
     // Nearly always covered already (one bump an hour): only a bump is waited for, and otherwise the
     // signature's own promise is the only one.
-    if ((this.keys.get(active.kid)?.tokenHorizon ?? 0) < claims.exp) return this.coverHorizon(active.kid, claims.exp).then(signed);
-    return signed();
+    if ((this.keys.get(active.kid)?.tokenHorizon ?? 0) < claims.exp) {
+      return this.coverHorizon(active.kid, claims.exp).then(() => signWith(active, claims, typ));
+    }
+    return signWith(active, claims, typ);
   }
 
   /** Records, before signing, that this key must stay published until at least `exp`. */

@@ -66,7 +66,7 @@ export class TokenService {
     private readonly config: Config,
   ) {}
 
-  async issue(request: IssueRequest): Promise<IssuedToken> {
+  issue(request: IssueRequest): Promise<IssuedToken> {
     const iat = Math.floor(Date.now() / 1000);
     const exp = iat + request.ttlSeconds;
     const jti = request.jti ?? randomUUID();
@@ -81,8 +81,8 @@ export class TokenService {
       exp,
       ...(request.tenantId ? { tenant_id: request.tenantId } : {}),
     };
-    const token = await this.keyring.sign(claims, ACCESS_TOKEN_TYP);
-    return { token, jti, expiresAt: new Date(exp * 1000), expiresIn: request.ttlSeconds };
+    // One promise for the whole issue (the signature's), not one per layer: this is the token endpoint's path.
+    return this.keyring.sign(claims, ACCESS_TOKEN_TYP).then((token) => ({ token, jti, expiresAt: new Date(exp * 1000), expiresIn: request.ttlSeconds }));
   }
 
   async verify(token: string): Promise<Principal> {
