@@ -283,11 +283,12 @@ export async function registerOAuthRoutes(app: FastifyInstance, oauth: OAuthServ
           throw new UnsupportedGrantType(`grant_type ${grantType} is not supported`);
         }
         const client = await oauth.authenticateClient(input);
-        if (grantType === 'client_credentials') return oauth.clientCredentials(client, field(form, 'scope'));
+        // `return await`: a promise returned from an async function costs V8 two more microtask turns.
+        if (grantType === 'client_credentials') return await oauth.clientCredentials(client, field(form, 'scope'));
         if (grantType === 'authorization_code') {
-          return oauth.exchangeCode(client, field(form, 'code'), field(form, 'redirect_uri'), field(form, 'code_verifier'));
+          return await oauth.exchangeCode(client, field(form, 'code'), field(form, 'redirect_uri'), field(form, 'code_verifier'));
         }
-        return oauth.refresh(client, field(form, 'refresh_token'), field(form, 'scope'));
+        return await oauth.refresh(client, field(form, 'refresh_token'), field(form, 'scope'));
       },
     );
 
