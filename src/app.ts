@@ -1,22 +1,18 @@
-// buildApp(config, deps): the HTTP surface. It never listens; main.ts does, tests use app.inject.
+// buildApp(config, runtime): the HTTP surface, made of every module's routes (src/modules.ts), the JWKS and the
+// GraphQL transport. It never listens; main.ts does, tests use app.inject.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import { randomUUID } from 'node:crypto';
-import { registerAuditRoutes } from './audit/routes.js';
 import type { Config } from './config.js';
 import { registerErrorHandler } from './errors.js';
-import { registerRequestContext } from './http/auth.js';
-import { registerJwksRoutes } from './keys/routes.js';
-import { registerOAuthRoutes } from './oauth/routes.js';
-import { registerPlatformRoutes } from './platform/routes.js';
-import { registerRateLimits } from './http/rate-limit.js';
-import { registerUserRoutes } from './tenancy/routes.js';
-import { registerBundleRoutes } from './bundles/routes.js';
 import { registerGraphQL } from './graphql/server.js';
-import { registerWebhookRoutes } from './webhooks/routes.js';
+import { registerRequestContext } from './http/context.js';
+import { registerRateLimits } from './http/rate-limit.js';
+import { registerJwksRoutes } from './keys/routes.js';
+import { schema } from './modules.js';
 import type { Runtime } from './runtime.js';
 
-export type AppDeps = Pick<Runtime, 'orm' | 'keyring' | 'tokens' | 'platform' | 'oauth' | 'bundles' | 'webhooks'>;
+export type AppDeps = Pick<Runtime, 'orm' | 'clock' | 'keyring' | 'tokens' | 'services' | 'features' | 'graphql'>;
 
 export function loggerOptions(config: Config): FastifyServerOptions['logger'] {
   return {
@@ -76,15 +72,14 @@ export async function buildApp(config: Config, deps: AppDeps, options: BuildOpti
     }
   });
 
-  await registerRateLimits(app, config);
+  await registerRateLimits(app, config, deps.clock);
   registerJwksRoutes(app, deps.keyring, config.keys.jwksMaxAge);
-  await registerOAuthRoutes(app, deps.oauth, deps.platform, config);
-  registerPlatformRoutes(app, deps.platform, deps.tokens);
-  registerAuditRoutes(app, deps.tokens);
-  registerUserRoutes(app, deps.tokens);
-  registerBundleRoutes(app, deps.bundles, deps.platform, deps.tokens);
-  registerWebhookRoutes(app, deps.webhooks, deps.tokens);
-  registerGraphQL(app, deps, options.graphql);
+  for (const feature of deps.features) await feature.routes?.(app);
+  registerGraphQL(
+    app,
+    { schema: schema(), orm: deps.orm, tokens: deps.tokens, operations: deps.services.persistedOperations, services: deps.graphql },
+    options.graphql,
+  );
 
   // The OpenAPI document of the public routes only (routes marked `hide` stay out).
   app.get('/api/docs', { schema: { hide: true } }, async () => app.swagger());

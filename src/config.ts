@@ -68,6 +68,7 @@ const schema = z
     WEBHOOK_HTTP_HOSTS: z.string().default(''),
     WORKER_CONCURRENCY: seconds(16),
     WORKER_HEARTBEAT_TIMEOUT: seconds(30),
+    WORKER_POLL_INTERVAL: z.coerce.number().int().min(50).max(60_000).default(2000),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && !env.SECRETS_KEY) {
@@ -122,7 +123,8 @@ export interface Config {
     /** Hosts that may be reached over plain http. */
     httpHosts: string[];
   };
-  worker: { concurrency: number; heartbeatTimeout: number };
+  /** Jobs at once per process; seconds before a silent worker's jobs run again; ms between looks for jobs due later. */
+  worker: { concurrency: number; heartbeatTimeout: number; pollInterval: number };
   keys: { rotationInterval: number; algorithm: 'RS256' | 'ES256'; jwksMaxAge: number };
 }
 
@@ -187,7 +189,7 @@ export function parseConfig(source: Record<string, string | undefined> = process
       allowedNetworks: env.WEBHOOK_ALLOWED_NETWORKS.split(',').filter(Boolean),
       httpHosts: env.WEBHOOK_HTTP_HOSTS.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean),
     },
-    worker: { concurrency: env.WORKER_CONCURRENCY, heartbeatTimeout: env.WORKER_HEARTBEAT_TIMEOUT },
+    worker: { concurrency: env.WORKER_CONCURRENCY, heartbeatTimeout: env.WORKER_HEARTBEAT_TIMEOUT, pollInterval: env.WORKER_POLL_INTERVAL },
     keys: { rotationInterval: env.KEY_ROTATION_INTERVAL, algorithm: env.KEY_ALGORITHM, jwksMaxAge: env.JWKS_MAX_AGE },
   };
 }

@@ -1,7 +1,9 @@
-// The error model (DESIGN "Errors"): one class per protocol error code, each with a stable string code,
-// mapped to an HTTP response in exactly one place (`registerErrorHandler`). Third-party errors are turned
-// into these at the boundary where they happen.
+// The error model (DESIGN "Errors"): one class per protocol error code, each with a stable string code, and the
+// one place that turns an error into an answer, whatever the transport: a REST body, an OAuth authorization
+// error (a redirect or a page, RFC 6749 section 4.1.2.1) and a GraphQL error or user error. Third-party errors
+// are turned into these at the boundary where they happen.
 import type { FastifyError, FastifyInstance } from 'fastify';
+import { GraphQLError } from 'graphql';
 
 export abstract class TesseraError extends Error {
   abstract readonly code: string;
@@ -13,9 +15,27 @@ export abstract class TesseraError extends Error {
   }
 }
 
+/** An input field at fault: its path as a REST caller sent it (`body.url`, `query.cursor`) and what is wrong. */
+export interface FieldProblem {
+  path: string;
+  problem: string;
+}
+
 export class InvalidRequest extends TesseraError {
   readonly code = 'invalid_request';
   readonly status = 400;
+  constructor(
+    description: string,
+    /** The field at fault, when the request names one (GraphQL answers it as a user error of that field). */
+    readonly field?: FieldProblem,
+  ) {
+    super(description);
+  }
+
+  /** `body.url must use https`: the field's path, then what is wrong with it. */
+  static field(path: string, problem: string): InvalidRequest {
+    return new InvalidRequest(`${path} ${problem}`, { path, problem });
+  }
 }
 
 /** A scope that is unknown, unpublished or not approved for the app (RFC 6749 section 5.2 uses the same code). */
@@ -48,7 +68,7 @@ export class Forbidden extends TesseraError {
   }
 }
 
-// OAuth 2 error codes (RFC 6749 section 5.2 and 4.1.2.1), same body shape as every other error.
+// OAuth 2 error codes (RFC 6749 sections 4.1.2.1 and 5.2), in the same body shape as every other error.
 
 /** Client authentication failed: 401 with a Basic challenge (section 5.2), whichever method was tried. */
 export class InvalidClient extends TesseraError {
@@ -80,6 +100,7 @@ export class UnsupportedResponseType extends TesseraError {
   readonly status = 400;
 }
 
+/** The resource owner (or the authorization server) denied the request (section 4.1.2.1). */
 export class AccessDenied extends TesseraError {
   readonly code = 'access_denied';
   readonly status = 403;
@@ -100,18 +121,31 @@ export class RateLimited extends TesseraError {
   readonly status = 429;
   constructor(description: string, retryAfterSeconds: number) {
     super(description);
+    // RFC 6585 section 4.
     this.headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterSeconds)));
   }
 }
 
+/** A fault of ours: the answer says so and nothing more (the cause goes to the log only). */
 export class ServerError extends TesseraError {
   readonly code = 'server_error';
   readonly status = 500;
+  constructor() {
+    super('an unexpected error occurred');
+  }
 }
+
+// ------------------------------------------------------------------------------------------------ REST
 
 export interface ErrorBody {
   error: string;
   error_description: string;
+}
+
+export interface RestAnswer {
+  status: number;
+  body: ErrorBody;
+  headers: Record<string, string>;
 }
 
 /** Turns Ajv's messages into one sentence naming the field, e.g. "body.redirect_uris[0] must match format uri". */
@@ -128,30 +162,135 @@ function describeValidation(error: FastifyError): string {
   return parts.length ? parts.join('; ') : error.message;
 }
 
-export function toResponse(error: unknown): { status: number; body: ErrorBody; headers: Record<string, string> } {
-  if (error instanceof TesseraError) {
-    return { status: error.status, body: { error: error.code, error_description: error.description }, headers: error.headers };
-  }
-  const fastifyError = error as FastifyError;
-  if (fastifyError?.validation) {
-    return { status: 400, body: { error: 'invalid_request', error_description: describeValidation(fastifyError) }, headers: {} };
-  }
+/** Any error as a Tessera error: ours as they are, Fastify's own 4xx explained, anything else a ServerError. */
+export function asTesseraError(error: unknown): TesseraError {
+  if (error instanceof TesseraError) return error;
+  const fastifyError = error as FastifyError | undefined;
+  if (fastifyError?.validation) return new InvalidRequest(describeValidation(fastifyError));
   // Fastify's own 4xx (malformed JSON, unsupported media type, body too large) are safe to explain.
   const status = fastifyError?.statusCode;
-  if (typeof status === 'number' && status >= 400 && status < 500) {
-    const code = status === 415 ? 'unsupported_media_type' : status === 413 ? 'payload_too_large' : 'invalid_request';
-    return { status, body: { error: code, error_description: fastifyError.message }, headers: {} };
+  if (typeof status === 'number' && status >= 400 && status < 500) return new FrameworkRefusal(status, fastifyError!.message);
+  return new ServerError();
+}
+
+/** A 4xx that Fastify decided before any handler ran. */
+class FrameworkRefusal extends TesseraError {
+  readonly code: string;
+  constructor(
+    readonly status: number,
+    description: string,
+  ) {
+    super(description);
+    this.code = status === 415 ? 'unsupported_media_type' : status === 413 ? 'payload_too_large' : 'invalid_request';
   }
-  return { status: 500, body: { error: 'server_error', error_description: 'an unexpected error occurred' }, headers: {} };
+}
+
+export function restAnswer(error: unknown): RestAnswer {
+  const known = asTesseraError(error);
+  return { status: known.status, body: { error: known.code, error_description: known.description }, headers: known.headers };
 }
 
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
-    const response = toResponse(error);
-    if (response.status >= 500) request.log.error({ err: error }, 'request failed');
-    return reply.code(response.status).headers(response.headers).send(response.body);
+    const answer = restAnswer(error);
+    if (answer.status >= 500) request.log.error({ err: error }, 'request failed');
+    return reply.code(answer.status).headers(answer.headers).send(answer.body);
   });
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ error: 'not_found', error_description: `no route ${request.method} ${request.url.split('?')[0]}` }),
   );
+}
+
+// ------------------------------------------------------------------------------------------------ OAuth authorization errors
+
+/**
+ * The codes an authorization error may carry back to the client's redirect URI (RFC 6749 section 4.1.2.1).
+ * Any other error (a fault of ours included) goes back as server_error.
+ */
+const AUTHORIZATION_ERROR_CODES = new Set(['invalid_request', 'unauthorized_client', 'access_denied', 'unsupported_response_type', 'invalid_scope', 'server_error']);
+
+/** The `error` and `error_description` an authorization response carries to a verified redirect URI. */
+export function authorizationErrorParams(error: unknown): { error: string; error_description: string } {
+  const known = asTesseraError(error);
+  const sendable = AUTHORIZATION_ERROR_CODES.has(known.code) ? known : new ServerError();
+  return { error: sendable.code, error_description: sendable.description };
+}
+
+// ------------------------------------------------------------------------------------------------ GraphQL
+
+/** Every `extensions.code` Tessera's GraphQL answers carry (DESIGN "Errors" 2): this list and no other. */
+export const GraphQLCode = {
+  unauthenticated: 'UNAUTHENTICATED',
+  forbidden: 'FORBIDDEN',
+  badUserInput: 'BAD_USER_INPUT',
+  notFound: 'NOT_FOUND',
+  conflict: 'CONFLICT',
+  rateLimited: 'RATE_LIMITED',
+  internal: 'INTERNAL_SERVER_ERROR',
+  persistedQueryOnly: 'PERSISTED_QUERY_ONLY',
+  persistedQueryNotInList: 'PERSISTED_QUERY_NOT_IN_LIST',
+  persistedQueryIdRequired: 'PERSISTED_QUERY_ID_REQUIRED',
+} as const;
+export type GraphQLCode = (typeof GraphQLCode)[keyof typeof GraphQLCode];
+
+const GRAPHQL_CODE_OF: Record<string, GraphQLCode> = {
+  invalid_request: GraphQLCode.badUserInput,
+  invalid_scope: GraphQLCode.badUserInput,
+  unauthorized: GraphQLCode.unauthenticated,
+  forbidden: GraphQLCode.forbidden,
+  access_denied: GraphQLCode.forbidden,
+  not_found: GraphQLCode.notFound,
+  conflict: GraphQLCode.conflict,
+  rate_limited: GraphQLCode.rateLimited,
+};
+
+/** A GraphQL error with its code and, for a refusal of the whole request, its HTTP status and headers. */
+export function graphqlError(message: string, code: GraphQLCode, http?: { status: number; headers?: Record<string, string> }): GraphQLError {
+  const headers = http?.headers && Object.keys(http.headers).length ? { headers: http.headers } : {};
+  return new GraphQLError(message, { extensions: { code, ...(http ? { http: { status: http.status, ...headers } } : {}) } });
+}
+
+/**
+ * A Tessera error as GraphQL answers it. Refusals of the caller (401, 403, 429) refuse the whole request and
+ * keep their HTTP status and headers; anything else is an error of the field that raised it, in a 200 answer
+ * (GraphQL over HTTP), and a fault of ours is masked. `at`: the error graphql-js wrapped it in, whose location
+ * and path the answer keeps.
+ */
+export function toGraphQLError(error: TesseraError, at?: GraphQLError): GraphQLError {
+  const code = GRAPHQL_CODE_OF[error.code] ?? GraphQLCode.internal;
+  const refusesRequest = error.status === 401 || error.status === 403 || error.status === 429;
+  const mapped =
+    code === GraphQLCode.internal
+      ? graphqlError(new ServerError().description, code)
+      : graphqlError(error.description, code, refusesRequest ? { status: error.status, headers: error.headers } : undefined);
+  if (!at) return mapped;
+  return new GraphQLError(mapped.message, { nodes: at.nodes, source: at.source, positions: at.positions, path: at.path, extensions: mapped.extensions });
+}
+
+/** A mistake in a mutation's input, answered in the mutation's `userErrors`: the mutation changed nothing. */
+export interface UserError {
+  field: string;
+  code: string;
+  message: string;
+}
+
+/** What a domain operation answers when the caller's input can be wrong in ways the caller should fix. */
+export type Result<T> = { ok: true; value: T } | { ok: false; errors: UserError[] };
+
+/** The transport's part of a field path (`body.url` is the field `url` of a GraphQL input). */
+const TRANSPORT_PREFIX = /^(body|query|params)\./;
+
+/**
+ * A refusal of a mutation's input as the user error GraphQL answers for it, or null for an error of another
+ * kind (a missing scope, a fault of ours), which stays a GraphQL error. `idField` names the argument that
+ * identifies what was not found.
+ */
+export function userErrorOf(error: unknown, idField = 'id'): UserError | null {
+  if (error instanceof InvalidRequest) {
+    if (!error.field) return { field: 'input', code: 'INVALID', message: error.description };
+    const field = error.field.path.replace(TRANSPORT_PREFIX, '');
+    return { field, code: 'INVALID', message: `${field} ${error.field.problem}` };
+  }
+  if (error instanceof NotFound) return { field: idField, code: 'NOT_FOUND', message: error.description };
+  return null;
 }

@@ -1,39 +1,41 @@
-// Everything a Tessera process needs besides HTTP: the database (embedded or DATABASE_URL), migrations,
-// the secrets key, signing keys, revocations and the services built on them. Shared by the server,
-// the CLI and the tests, so all three run the same code.
+// Everything a Tessera process needs besides HTTP: the database (embedded or DATABASE_URL), migrations, the secrets
+// key, signing keys and revocations (the core), then every feature module built on them, with their channels,
+// jobs and background work. Shared by the server, the CLI and the tests, so all three run the same code.
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
+import { systemClock, type Clock } from './clock.js';
 import { decodeKey, type Config } from './config.js';
 import { startEmbeddedPostgres, type EmbeddedMode } from './db/embedded.js';
+import { JobRunner, type Tasks } from './db/jobs.js';
 import { Notifications } from './db/notifications.js';
 import { migrate, openOrm } from './db/orm.js';
-import { Keyring } from './keys/keyring.js';
+import type { GraphQLServices } from './graphql/builder.js';
+import { Keyring, type RotationAudit } from './keys/keyring.js';
 import { RevocationList } from './keys/revocations.js';
 import { TokenService } from './keys/tokens.js';
-import { BundleRegistry } from './bundles/service.js';
-import { getSchema } from './graphql/schema.js';
-import { OAuthService } from './oauth/service.js';
-import { PlatformService } from './platform/service.js';
+import type { Core, Feature, Services } from './module.js';
+import { dataModel, modules, schema } from './modules.js';
 import { SecretBox } from './secret-box.js';
-import { WebhookHttpClient, type Resolver } from './webhooks/http.js';
-import { WebhookService } from './webhooks/service.js';
-import { DeliveryWorker } from './webhooks/worker.js';
 
 export interface Runtime {
   config: Config;
+  clock: Clock;
   databaseUrl: string;
   orm: MikroORM;
   keyring: Keyring;
   revocations: RevocationList;
   tokens: TokenService;
-  platform: PlatformService;
-  oauth: OAuthService;
-  bundles: BundleRegistry;
-  webhooks: WebhookService;
+  /** Every module's services, by name. */
+  services: Services;
+  /** The modules, built, in the order of src/modules.ts. */
+  features: Feature[];
+  /** What GraphQL resolvers reach through their context. */
+  graphql: GraphQLServices;
+  core: Core;
   close(): Promise<void>;
 }
 
@@ -43,10 +45,12 @@ export interface RuntimeOptions {
   /** Long-running processes listen for changes and rotate keys on schedule; one-shot CLI commands do not. */
   background: boolean;
   log: (message: string, error?: unknown) => void;
-  /** Run webhook deliveries in this process (roles all and worker). */
+  /** Run jobs (webhook deliveries) in this process (roles all and worker). */
   worker?: boolean;
-  /** DNS for outbound webhooks; tests inject one to exercise the SSRF checks. */
-  resolver?: Resolver;
+  /** DNS for outbound connections; tests inject one to exercise the SSRF checks. */
+  resolver?: Core['resolver'];
+  /** Where time comes from; tests move it. */
+  clock?: Clock;
 }
 
 /** Development only (production requires SECRETS_KEY): a key generated once into DATA_DIR. */
@@ -63,7 +67,21 @@ async function developmentSecretsKey(dataDir: string): Promise<Buffer> {
   return key;
 }
 
+/**
+ * The services built so far, for the next module's `create`: asking for one no module has built yet is a
+ * mistake in the order of src/modules.ts, and says so.
+ */
+function servicesSoFar(built: Partial<Services>): Services {
+  return new Proxy(built, {
+    get(target, name) {
+      if (typeof name === 'string' && !(name in target)) throw new Error(`no module has built the service "${name}" yet: list the module that offers it earlier in src/modules.ts`);
+      return Reflect.get(target, name);
+    },
+  }) as Services;
+}
+
 export async function startRuntime(config: Config, options: RuntimeOptions): Promise<Runtime> {
+  const clock = options.clock ?? systemClock;
   const database = config.databaseUrl
     ? { url: config.databaseUrl, stop: async () => undefined }
     : await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, mode: options.embeddedMode, log: (m) => options.log(m) });
@@ -72,7 +90,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
     for (const cleanup of cleanups.reverse()) await cleanup();
   };
   try {
-    const orm = await openOrm(database.url);
+    const orm = await openOrm(database.url, dataModel);
     cleanups.push(() => orm.close(true));
     await migrate(database.url, orm);
     const box = new SecretBox(config.secretsKey ?? (await developmentSecretsKey(config.dataDir)));
@@ -82,36 +100,62 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
       await notifications.start();
       cleanups.push(() => notifications.close());
     }
-    const keyring = new Keyring(orm, box, config, options.log);
+    // Plain pg for job bookkeeping and the delivery hot path: one connection per concurrent job.
+    const pool = new pg.Pool({ connectionString: database.url, max: options.worker ? config.worker.concurrency + 4 : 2 });
+    // An idle connection dropped by the server must not crash the process; the pool reconnects.
+    pool.on('error', (error) => options.log('database connection lost', error));
+    pool.on('connect', (client) => client.on('error', (error) => options.log('database connection lost', error)));
+    cleanups.push(() => pool.end());
+
+    const built: Partial<Services> = {};
+    // The keyring records its rotations in the audit log, which a module builds after the keyring: it is reached
+    // when a rotation happens, by then built.
+    const rotationAudit: RotationAudit = { record: (em, entry) => built.audit!.record(em, entry) };
+    const keyring = new Keyring(orm, box, config, clock, rotationAudit, options.log);
     await keyring.start(notifications, { background: options.background });
     cleanups.push(() => keyring.stop());
-    const revocations = new RevocationList(orm, options.log);
+    const revocations = new RevocationList(orm, clock, options.log);
     await revocations.start(notifications);
     cleanups.push(() => revocations.stop());
+    const tokens = new TokenService(keyring, revocations, config, clock);
 
-    const tokens = new TokenService(keyring, revocations, config);
-    const platform = new PlatformService(orm, tokens, revocations, config);
-    platform.start(notifications);
-    const oauth = new OAuthService(orm, platform, tokens, revocations, config);
-    const bundles = new BundleRegistry(orm, getSchema(), options.log);
-    await bundles.start(notifications);
-    cleanups.push(() => bundles.stop());
-
-    const http = new WebhookHttpClient({ allowedNetworks: config.webhooks.allowedNetworks, timeoutMs: config.webhooks.timeoutMs, resolver: options.resolver });
-    cleanups.push(() => http.close());
-    // Plain pg for job bookkeeping and the delivery hot path: one connection per concurrent delivery.
-    const deliveryPool = new pg.Pool({ connectionString: database.url, max: options.worker ? config.worker.concurrency + 4 : 2 });
-    // An idle connection dropped by the server must not crash the process; the pool reconnects.
-    deliveryPool.on('error', (error) => options.log('delivery database connection lost', error));
-    deliveryPool.on('connect', (client) => client.on('error', (error) => options.log('delivery database connection lost', error)));
-    cleanups.push(() => deliveryPool.end());
-    const webhooks = new WebhookService(orm, box, http, config, deliveryPool);
-    if (options.worker) {
-      const worker = new DeliveryWorker(config, deliveryPool, webhooks, options.log);
-      await worker.start();
-      cleanups.push(() => worker.stop());
+    const core: Core = {
+      config,
+      clock,
+      orm,
+      databaseUrl: database.url,
+      box,
+      keyring,
+      tokens,
+      revocations,
+      pool,
+      runsJobs: options.worker ?? false,
+      schema: schema(),
+      resolver: options.resolver,
+      log: options.log,
+    };
+    const features: Feature[] = [];
+    const graphql: Partial<GraphQLServices> = {};
+    for (const module of modules) {
+      const feature = await module.create(core, servicesSoFar(built));
+      Object.assign(built, feature.services);
+      Object.assign(graphql, feature.graphql);
+      features.push(feature);
     }
-    return { config, databaseUrl: database.url, orm, keyring, revocations, tokens, platform, oauth, bundles, webhooks, close };
+    for (const feature of features) {
+      for (const [channel, handler] of Object.entries(feature.channels ?? {})) notifications?.on(channel, handler);
+      if (feature.reconnected) notifications?.onReconnect(() => feature.reconnected!());
+      await feature.start?.({ background: options.background });
+      if (feature.stop) cleanups.push(() => feature.stop!());
+    }
+
+    if (options.worker) {
+      const tasks: Tasks = Object.assign({}, ...features.map((f) => f.jobs ?? {}));
+      const jobs = new JobRunner(pool, tasks, config.worker, options.log);
+      await jobs.start();
+      cleanups.push(() => jobs.stop());
+    }
+    return { config, clock, databaseUrl: database.url, orm, keyring, revocations, tokens, services: built as Services, features, graphql: graphql as GraphQLServices, core, close };
   } catch (error) {
     await close().catch(() => undefined);
     throw error;

@@ -9,9 +9,9 @@ import { pathToFileURL } from 'node:url';
 import { Kind, parse, print, type OperationDefinitionNode } from 'graphql';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadBundles, requiredScopes, type CheckedBundle, type CheckedOperation } from '../src/bundles/service.js';
+import { loadBundles, requiredScopes, type CheckedBundle, type CheckedOperation } from '../src/bundles/files.js';
 import { Conflict } from '../src/errors.js';
-import { getSchema } from '../src/graphql/schema.js';
+import { schema as getSchema } from '../src/modules.js';
 import { sha256 } from '../src/ids.js';
 import { gql, operationId, partner, publishShippedBundles, type Partner } from './helpers/graphql.js';
 import { bearer, startHarness, type Harness, type TenantFixture } from './helpers/harness.js';
@@ -257,7 +257,7 @@ describe('publish', { timeout: 60_000 }, () => {
         { bundle: 'incident-sync', version: '1.0.0', status: 'unchanged' },
       ]),
     );
-    expect(await h.runtime.bundles.publish(bundles, 'operator')).toEqual(unchanged);
+    expect(await h.runtime.services.bundles.publish(bundles, 'operator')).toEqual(unchanged);
     const result = await cli(['operations', 'publish', '--json']);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
@@ -270,7 +270,7 @@ describe('publish', { timeout: 60_000 }, () => {
     const read = bundles.find((b) => b.name === 'incident-read')!;
     const changed: CheckedBundle = { ...read, operations: read.operations.filter((o) => o.name === 'ListIncidents') };
     const other = handMade('never-published', ['query NeverPublished { incident(id: "x") { id } }']);
-    const error = await h.runtime.bundles.publish([other, changed], 'operator').then(
+    const error = await h.runtime.services.bundles.publish([other, changed], 'operator').then(
       () => null,
       (e: unknown) => e,
     );
@@ -283,7 +283,7 @@ describe('publish', { timeout: 60_000 }, () => {
 
     // A changed description is other content too.
     const redescribed: CheckedBundle = { ...read, description: 'Something else' };
-    await expect(h.runtime.bundles.publish([redescribed], 'operator')).rejects.toBeInstanceOf(Conflict);
+    await expect(h.runtime.services.bundles.publish([redescribed], 'operator')).rejects.toBeInstanceOf(Conflict);
   });
 
   it('stores a new version beside the old one through the CLI; the app runs the operations of every version', async () => {
@@ -357,7 +357,7 @@ describe('publish', { timeout: 60_000 }, () => {
 describe('publish, concurrently', () => {
   it('stores one version when the same version is published twice at once: one published, one unchanged', async () => {
     const bundle = handMade('twice-at-once', ['query TwiceAtOnce { incident(id: "x") { id } }']);
-    const results = await Promise.allSettled([h.runtime.bundles.publish([bundle], 'operator'), h.runtime.bundles.publish([bundle], 'operator')]);
+    const results = await Promise.allSettled([h.runtime.services.bundles.publish([bundle], 'operator'), h.runtime.services.bundles.publish([bundle], 'operator')]);
     expect(results.map((r) => r.status), results.map((r) => (r.status === 'rejected' ? String(r.reason) : '')).join('\n')).toEqual(['fulfilled', 'fulfilled']);
     const statuses = results.map((r) => (r as PromiseFulfilledResult<Array<{ status: string }>>).value[0].status).sort();
     expect(statuses).toEqual(['published', 'unchanged']);
@@ -369,7 +369,7 @@ describe('publish, concurrently', () => {
     // NOTIFY from another process started) has already read bundle_operations must not be satisfied by that
     // older reload, or its operations stay unserved until some later change.
     const v1 = handMade('late-reload', ['query LateOne { incident(id: "x") { id } }']);
-    expect(await h.runtime.bundles.publish([v1], 'operator')).toEqual([{ bundle: 'late-reload', version: '1.0.0', status: 'published' }]);
+    expect(await h.runtime.services.bundles.publish([v1], 'operator')).toEqual([{ bundle: 'late-reload', version: '1.0.0', status: 'published' }]);
     const p = await partner(h, acme, ['late-reload']);
     const v2 = handMade('late-reload', ['query LateOne { incident(id: "x") { id } }', 'query LateTwo { incident(id: "y") { title } }'], '1.1.0');
 
@@ -380,12 +380,12 @@ describe('publish, concurrently', () => {
     try {
       await blocker.query('begin');
       await blocker.query('lock table app_bundles in access exclusive mode');
-      const inFlight = h.runtime.bundles.reload();
+      const inFlight = h.runtime.services.bundleRegistry.reload();
       await waitFor(
         async () => (await blocker.query("select count(*)::int as n from pg_locks where relation = 'app_bundles'::regclass and not granted")).rows[0].n,
         (n) => n > 0,
       );
-      const published = h.runtime.bundles.publish([v2], 'operator');
+      const published = h.runtime.services.bundles.publish([v2], 'operator');
       // Committed (and NOTIFY sent) while the older reload still waits.
       await waitFor(async () => (await blocker.query("select count(*)::int as n from bundle_versions where bundle = 'late-reload' and version = '1.1.0'")).rows[0].n, (n) => n === 1);
       await new Promise((r) => setTimeout(r, 300));
@@ -417,14 +417,14 @@ describe('manifest', { timeout: 60_000 }, () => {
   });
 
   it('gives an Apollo persisted-query manifest and a documentId map', async () => {
-    const manifest = await h.runtime.bundles.manifest('incident-read');
+    const manifest = await h.runtime.services.bundles.manifest('incident-read');
     expect(manifest).toEqual(expected());
     for (const operation of manifest.apollo.operations) {
       // The id is the SHA-256 of the body as stored: what Apollo's link computes from the same text.
       expect(operation.id).toBe(sha256(operation.body));
       expect(print(parse(operation.body))).toBe(operation.body);
     }
-    const sync = await h.runtime.bundles.manifest('incident-sync', '1.0.0');
+    const sync = await h.runtime.services.bundles.manifest('incident-sync', '1.0.0');
     expect(sync.documentIds).toEqual({
       AddIncidentNote: `sha256:${NOTE}`,
       CloseIncident: `sha256:${CLOSE}`,
@@ -629,12 +629,12 @@ describe('what a bundle can never make the transport do', () => {
 
   /** Publishes a hand-made bundle straight through the registry and assigns it to the partner. */
   async function publishAndAssign(bundle: CheckedBundle) {
-    expect(await h.runtime.bundles.publish([bundle], 'operator')).toEqual([{ bundle: bundle.name, version: bundle.version, status: 'published' }]);
+    expect(await h.runtime.services.bundles.publish([bundle], 'operator')).toEqual([{ bundle: bundle.name, version: bundle.version, status: 'published' }]);
     expect((await assign(p.clientId, bundle.name)).statusCode).toBe(201);
   }
 
   async function executedCalls(id: string): Promise<number> {
-    return (await h.runtime.bundles.stats(p.clientId)).find((s) => s.operation_id === id)?.calls ?? 0;
+    return (await h.runtime.services.operationStats.list(p.clientId)).find((s) => s.operation_id === id)?.calls ?? 0;
   }
 
   it('never answers introspection, even from a published and assigned bundle', async () => {

@@ -40,7 +40,7 @@ async function allowServiceTokens(tenant: TenantFixture, clientId: string, allow
 const rotate = (tenant: TenantFixture, clientId: string, payload?: object) =>
   h.request({ method: 'POST', url: `/v1/platform/apps/${clientId}/rotate-secret`, headers: bearer(tenant.adminToken), ...(payload ? { payload } : {}) });
 
-const secretWorks = async (clientId: string, secret: string) => (await h.runtime.platform.verifyClientSecret(clientId, secret)) !== null;
+const secretWorks = async (clientId: string, secret: string) => (await h.runtime.services.clients.verifySecret(clientId, secret)) !== null;
 
 describe('POST /v1/platform/apps/{client_id}/rotate-secret', () => {
   it('returns a new write-once secret; the previous one works for 24 h by default', async () => {

@@ -131,7 +131,7 @@ describe('Apollo Client with persisted queries', () => {
   });
 
   it('runs a query by hash over GET (useGETForHashedQueries)', async () => {
-    await h.runtime.bundles.flushStats();
+    await h.runtime.services.operationStats.flush();
     const { client, sent } = apolloFor(sync);
     const result = await client.query({ query: LIST_DOC, variables: { first: 10 }, fetchPolicy: 'network-only' });
     expect(result.error).toBeUndefined();
@@ -151,7 +151,7 @@ describe('Apollo Client with persisted queries', () => {
     expect(JSON.parse(request.url.searchParams.get('variables')!)).toEqual({ first: 10 });
 
     // The call went through the persisted operation: it is counted for the app.
-    const stats = await h.runtime.bundles.stats(sync.clientId);
+    const stats = await h.runtime.services.operationStats.list(sync.clientId);
     expect(stats.find((s) => s.operation_id === LIST)).toMatchObject({ operation_name: 'ListIncidents', calls: 1, errors: 0 });
   });
 
@@ -206,7 +206,7 @@ describe('Apollo Client with persisted queries', () => {
     ]);
     expect(sent[1].body).toMatchObject({ operationName: 'IncidentTitles', query: expect.stringContaining('query IncidentTitles') });
     // Nothing ran: the refused text never reached execution, so nothing is counted for the app.
-    const stats = await h.runtime.bundles.stats(sync.clientId);
+    const stats = await h.runtime.services.operationStats.list(sync.clientId);
     expect(stats.map((s) => s.operation_name)).not.toContain('IncidentTitles');
   });
 });

@@ -186,14 +186,14 @@ describe('served by the precompiled path, exactly as Yoga answers', () => {
   });
 
   it('runs mutations over POST, counted per app and operation like any call', async () => {
-    await h.runtime.bundles.flushStats();
-    const before = (await h.runtime.bundles.stats(sync.clientId)).find((s) => s.operation_id === CREATE)?.calls ?? 0;
+    await h.runtime.services.operationStats.flush();
+    const before = (await h.runtime.services.operationStats.list(sync.clientId)).find((s) => s.operation_id === CREATE)?.calls ?? 0;
     served.mockClear();
     const res = await post(h.app, sync, { documentId: `sha256:${CREATE}`, variables: { input: { title: 'Direct write', severity: 'SEV4' } } });
     expect(await served.mock.results[0]!.value).toBe(true);
     expect(res.statusCode).toBe(200);
     expect(res.json().data.createIncident).toMatchObject({ incident: { title: 'Direct write', number: 4 }, userErrors: [] });
-    const after = (await h.runtime.bundles.stats(sync.clientId)).find((s) => s.operation_id === CREATE)!;
+    const after = (await h.runtime.services.operationStats.list(sync.clientId)).find((s) => s.operation_id === CREATE)!;
     expect(after.calls).toBe(before + 1);
   });
 
@@ -235,7 +235,7 @@ describe('left to Yoga, which answers as before', () => {
   });
 
   it('counts what Yoga executes, and nothing it refuses', async () => {
-    const stats = await h.runtime.bundles.stats(reader.clientId);
+    const stats = await h.runtime.services.operationStats.list(reader.clientId);
     expect(stats.find((s) => s.operation_id === CREATE)).toBeUndefined();
   });
 });

@@ -4,15 +4,15 @@
 // race is decided again on the new row, and the event reaches exactly the tenant's matching subscriptions.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TENANT_FILTER } from '../src/db/orm.js';
-import { IncidentService } from '../src/incidents/service.js';
+import { TENANT_FILTER } from '../src/db/tenant.js';
+import type { IncidentService } from '../src/incidents/service.js';
 import { bearer, startHarness, type Harness, type TenantFixture } from './helpers/harness.js';
 
 let h: Harness;
 let acme: TenantFixture;
 let globex: TenantFixture;
 let db: pg.Client;
-const incidents = new IncidentService();
+let incidents: IncidentService;
 
 const emFor = (tenantId: string) => {
   const em = h.runtime.orm.em.fork();
@@ -47,6 +47,7 @@ async function subscribe(tenant: TenantFixture, events: string[], enabled = true
 
 beforeAll(async () => {
   h = await startHarness();
+  incidents = h.runtime.services.incidents;
   acme = await h.tenant('acme');
   globex = await h.tenant('globex');
   db = new pg.Client({ connectionString: h.databaseUrl });

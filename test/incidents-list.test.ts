@@ -4,15 +4,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BundleVersion } from '../src/bundles/entities.js';
 import { PreparedQuery } from '../src/db/prepared.js';
-import { TENANT_FILTER } from '../src/db/orm.js';
+import { TENANT_FILTER } from '../src/db/tenant.js';
 import { Incident } from '../src/incidents/entities.js';
-import { IncidentService, type IncidentFilter } from '../src/incidents/service.js';
+import type { IncidentFilter, IncidentService } from '../src/incidents/service.js';
 import { startHarness, type Harness, type TenantFixture } from './helpers/harness.js';
 
 let h: Harness;
 let acme: TenantFixture;
 let globex: TenantFixture;
-const incidents = new IncidentService();
+let incidents: IncidentService;
 let midpoint: Date;
 
 const emFor = (tenantId: string) => {
@@ -23,6 +23,7 @@ const emFor = (tenantId: string) => {
 
 beforeAll(async () => {
   h = await startHarness();
+  incidents = h.runtime.services.incidents;
   acme = await h.tenant('acme');
   globex = await h.tenant('globex');
   const statuses = ['OPEN', 'INVESTIGATING', 'MITIGATED', 'RESOLVED'] as const;

@@ -235,7 +235,7 @@ describe('fan-out', () => {
 
     // The event's dispatch job running again (as after a crash once it had recorded its outcomes)
     // attempts nothing: the successes are done and the failure belongs to its own retry job.
-    expect(await h.runtime.webhooks.dispatch(views.map((v) => v.id))).toEqual([]);
+    expect(await h.runtime.services.deliveries.dispatch(views.map((v) => v.id))).toEqual([]);
     await new Promise((r) => setTimeout(r, 300));
     expect(receiver.received.filter((r) => r.path === '/fan/a' || r.path === '/fan/c')).toHaveLength(2);
 

@@ -1,7 +1,12 @@
-// The audit log: every admin action, written in the same transaction as the change it records.
+// The audit log: every admin action, written in the same transaction as the change it records, and read back
+// by the tenant's admins, newest first.
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Clock } from '../clock.js';
+import { afterCursor, decodeCursor, toPage, type Page } from '../http/pagination.js';
 import { newId } from '../ids.js';
 import { AuditEvent } from './entities.js';
+
+export type { AuditEvent } from './entities.js';
 
 export interface AuditEntry {
   tenantId: string | null;
@@ -13,15 +18,38 @@ export interface AuditEntry {
   details?: Record<string, unknown>;
 }
 
-export function recordAudit(em: EntityManager, entry: AuditEntry): AuditEvent {
-  return em.create(AuditEvent, {
-    id: newId('aud'),
-    tenantId: entry.tenantId,
-    actor: entry.actor,
-    action: entry.action,
-    targetType: entry.targetType,
-    targetId: entry.targetId,
-    details: entry.details ?? {},
-    createdAt: new Date(),
-  });
+export interface AuditQuery {
+  limit: number;
+  cursor?: string;
+  action?: string;
+  targetId?: string;
+}
+
+export class AuditService {
+  constructor(private readonly clock: Clock) {}
+
+  /** Adds the entry to `em`'s unit of work: it is written with the change, or not at all. */
+  record(em: EntityManager, entry: AuditEntry): AuditEvent {
+    return em.create(AuditEvent, {
+      id: newId('aud'),
+      tenantId: entry.tenantId,
+      actor: entry.actor,
+      action: entry.action,
+      targetType: entry.targetType,
+      targetId: entry.targetId,
+      details: entry.details ?? {},
+      createdAt: new Date(this.clock.now()),
+    });
+  }
+
+  /** The events `em`'s tenant may read, newest first. */
+  async list(em: EntityManager, query: AuditQuery): Promise<Page<AuditEvent>> {
+    const where = {
+      ...afterCursor(decodeCursor(query.cursor), 'desc'),
+      ...(query.action ? { action: query.action } : {}),
+      ...(query.targetId ? { targetId: query.targetId } : {}),
+    };
+    const rows = await em.find(AuditEvent, where, { orderBy: { createdAt: 'desc', id: 'desc' }, limit: query.limit + 1 });
+    return toPage(rows, query.limit);
+  }
 }

@@ -5,22 +5,30 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { NotFound } from '../errors.js';
 import { authenticate, requireScope, SCOPE_ADMIN, SCOPE_OPERATOR } from '../http/auth.js';
-import { Forbidden } from '../errors.js';
 import type { TokenService } from '../keys/tokens.js';
-import type { PlatformService } from '../platform/service.js';
-import { assertBundleName, type BundleRegistry } from './service.js';
+import type { ClientDirectory } from '../platform/clients.js';
+import { assertBundleName } from './files.js';
+import type { BundleReleases } from './releases.js';
+import type { OperationStats } from './stats.js';
 
 const ClientParams = Type.Object({ client_id: Type.String({ maxLength: 100 }) });
 const BundleParams = Type.Object({ bundle: Type.String({ maxLength: 100 }) });
 
-export function registerBundleRoutes(root: FastifyInstance, bundles: BundleRegistry, platform: PlatformService, tokens: TokenService): void {
+export interface BundleRouteDeps {
+  releases: BundleReleases;
+  stats: OperationStats;
+  clients: ClientDirectory;
+  tokens: TokenService;
+}
+
+export function registerBundleRoutes(root: FastifyInstance, { releases: bundles, stats, clients, tokens }: BundleRouteDeps): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const operator = [authenticate(tokens), requireScope(SCOPE_OPERATOR)];
   const hide = { hide: true };
 
   /** Any tenant's app for the operator; for a tenant admin only the tenant's own (another's is a 404). */
   const appFor = async (request: FastifyRequest, clientId: string) => {
-    const record = await platform.findClient(clientId);
+    const record = await clients.find(clientId);
     const principal = request.principal!;
     const visible = record && (principal.scopes.has(SCOPE_OPERATOR) || (principal.scopes.has(SCOPE_ADMIN) && principal.tenantId === record.app.tenantId));
     if (!visible) throw new NotFound(`no app with client_id ${clientId}`);
@@ -60,13 +68,7 @@ export function registerBundleRoutes(root: FastifyInstance, bundles: BundleRegis
   app.get(
     '/api/v1/platform/apps/:client_id/bundles',
     {
-      preHandler: [
-        authenticate(tokens),
-        async (request) => {
-          const scopes = request.principal!.scopes;
-          if (!scopes.has(SCOPE_OPERATOR) && !scopes.has(SCOPE_ADMIN)) throw Forbidden.missingScope(SCOPE_OPERATOR);
-        },
-      ],
+      preHandler: [authenticate(tokens), requireScope(SCOPE_OPERATOR, SCOPE_ADMIN)],
       schema: { ...hide, params: ClientParams },
     },
     async (request) => {
@@ -102,6 +104,6 @@ export function registerBundleRoutes(root: FastifyInstance, bundles: BundleRegis
   app.get(
     '/api/v1/platform/operation-stats',
     { preHandler: operator, schema: { ...hide, querystring: Type.Object({ client_id: Type.Optional(Type.String({ maxLength: 100 })) }) } },
-    async (request) => ({ stats: await bundles.stats(request.query.client_id) }),
+    async (request) => ({ stats: await stats.list(request.query.client_id) }),
   );
 }

@@ -1,105 +1,44 @@
-// MikroORM set-up: entities of every feature, the tenant filter and the static migration list
-// (DESIGN "Runtime": static so they load under tsx, vitest and built JS alike).
-import { MikroORM, type Options } from '@mikro-orm/postgresql';
+// MikroORM set-up from the entities the modules declare (src/modules.ts), the tenant filter over those they
+// declare tenant-owned, and the static migration list (DESIGN "Runtime": static so they load under tsx,
+// vitest and built JS alike).
+import { MikroORM, type EntitySchema, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import pg from 'pg';
 import { Logger, runMigrations as runWorkerMigrations } from 'graphile-worker';
-import { AuditEvent } from '../audit/entities.js';
-import { RevokedToken, SigningKey } from '../keys/entities.js';
-import { App, ClientSecret, Scope, ServiceToken } from '../platform/entities.js';
-import { Tenant, User } from '../tenancy/entities.js';
 import { Migration20261126000000_platform_core } from './migrations/Migration20261126000000_platform_core.js';
 import { Migration20261126010000_oauth } from './migrations/Migration20261126010000_oauth.js';
 import { Migration20261126020000_graphql } from './migrations/Migration20261126020000_graphql.js';
 import { Migration20261126030000_webhooks } from './migrations/Migration20261126030000_webhooks.js';
 import { Migration20261126040000_sql_ids } from './migrations/Migration20261126040000_sql_ids.js';
-import { WebhookAttempt, WebhookDelivery, WebhookSubscription } from '../webhooks/entities.js';
-import { AppBundle, BundleOperation, BundleVersion, OperationStat } from '../bundles/entities.js';
-import { Incident, IncidentNote } from '../incidents/entities.js';
-import { DomainEvent } from '../webhooks/outbox.js';
-import {
-  AuthorizationCode,
-  AuthorizationRequest,
-  Consent,
-  Grant,
-  GrantAccessToken,
-  LoginSession,
-  LoginThrottle,
-  RefreshToken,
-} from '../oauth/entities.js';
+import { tenantFilter } from './tenant.js';
 
-const oauthEntities = [AuthorizationRequest, LoginSession, Consent, Grant, AuthorizationCode, RefreshToken, GrantAccessToken, LoginThrottle];
-export const entities = [
-  Tenant,
-  User,
-  SigningKey,
-  RevokedToken,
-  Scope,
-  App,
-  ClientSecret,
-  ServiceToken,
-  AuditEvent,
-  ...oauthEntities,
-  Incident,
-  IncidentNote,
-  DomainEvent,
-  BundleVersion,
-  BundleOperation,
-  AppBundle,
-  OperationStat,
-  WebhookSubscription,
-  WebhookDelivery,
-  WebhookAttempt,
+/** The tables an ORM maps: every entity, and the ones whose rows belong to one tenant. */
+export interface DataModel {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- entities of any shape
+  entities: Array<EntitySchema<any>>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  tenantOwned: Array<EntitySchema<any>>;
+}
+
+const migrationsList = [
+  { name: 'Migration20261126000000_platform_core', class: Migration20261126000000_platform_core },
+  { name: 'Migration20261126010000_oauth', class: Migration20261126010000_oauth },
+  { name: 'Migration20261126020000_graphql', class: Migration20261126020000_graphql },
+  { name: 'Migration20261126030000_webhooks', class: Migration20261126030000_webhooks },
+  { name: 'Migration20261126040000_sql_ids', class: Migration20261126040000_sql_ids },
 ];
 
-/** Entities that belong to one tenant. Queries on them see only the request's tenant (DESIGN "Conventions" 8). */
-const tenantOwned = [
-  'User',
-  'App',
-  'ClientSecret',
-  'ServiceToken',
-  'AuditEvent',
-  ...oauthEntities.map((e) => e.meta.className),
-  'Incident',
-  'IncidentNote',
-  'DomainEvent',
-  'WebhookSubscription',
-  'WebhookDelivery',
-  'WebhookAttempt',
-];
-
-export const TENANT_FILTER = 'tenant';
-
-export function ormOptions(url: string, poolMax = 10): Options {
+export function ormOptions(url: string, model: DataModel, poolMax = 10): Options {
   return {
     clientUrl: url,
-    entities,
+    entities: model.entities,
     extensions: [Migrator],
-    discovery: { disableDynamicFileAccess: true },
+    discovery: { disableDynamicFileAccess: true, warnWhenNoEntities: false },
     forceUtcTimezone: true,
     pool: { min: 0, max: poolMax },
     // A query on a tenant-owned entity without the tenant set fails rather than reading every tenant.
-    filters: {
-      [TENANT_FILTER]: {
-        name: TENANT_FILTER,
-        entity: tenantOwned,
-        cond: (args: { tenantId: string }) => ({ tenantId: args.tenantId }),
-        default: true,
-      },
-    },
-    migrations: {
-      migrationsList: [
-        { name: 'Migration20261126000000_platform_core', class: Migration20261126000000_platform_core },
-        { name: 'Migration20261126010000_oauth', class: Migration20261126010000_oauth },
-        { name: 'Migration20261126020000_graphql', class: Migration20261126020000_graphql },
-        { name: 'Migration20261126030000_webhooks', class: Migration20261126030000_webhooks },
-        { name: 'Migration20261126040000_sql_ids', class: Migration20261126040000_sql_ids },
-      ],
-      transactional: true,
-      allOrNothing: true,
-      disableForeignKeys: false,
-      silent: true,
-    },
+    filters: tenantFilter(model.tenantOwned.map((entity) => entity.meta.className)),
+    migrations: { migrationsList, transactional: true, allOrNothing: true, disableForeignKeys: false, silent: true },
   };
 }
 
@@ -108,13 +47,16 @@ const quietLogger = new Logger(() => () => undefined);
 /** Any stable 64-bit number: the advisory lock that serialises migrations between processes. */
 const MIGRATION_LOCK = 7_361_555_101;
 
-/** Runs pending migrations under an advisory lock; with `orm`, through it (the runtime's), else a short-lived one. */
+/**
+ * Runs pending migrations under an advisory lock; with `orm`, through it (the runtime's), else through a
+ * short-lived one that maps no entity (migrations are SQL of their own).
+ */
 export async function migrate(url: string, orm?: MikroORM): Promise<void> {
   const lock = new pg.Client({ connectionString: url });
   await lock.connect();
   try {
     await lock.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
-    const migrator = orm ?? (await MikroORM.init({ ...ormOptions(url, 2), pool: { min: 0, max: 2 } }));
+    const migrator = orm ?? (await MikroORM.init(ormOptions(url, { entities: [], tenantOwned: [] }, 2)));
     try {
       await migrator.getMigrator().up();
     } finally {
@@ -127,8 +69,8 @@ export async function migrate(url: string, orm?: MikroORM): Promise<void> {
   }
 }
 
-export async function openOrm(url: string, poolMax = 10): Promise<MikroORM> {
-  return MikroORM.init(ormOptions(url, poolMax));
+export async function openOrm(url: string, model: DataModel, poolMax = 10): Promise<MikroORM> {
+  return MikroORM.init(ormOptions(url, model, poolMax));
 }
 
 export type { MikroORM };

@@ -12,8 +12,9 @@
 // plans it once per connection instead of once per request, and the rows skip MikroORM's query formatting and
 // logging wrappers (about 50 us per call). Inside a transaction it runs through the EntityManager's connection.
 import type { EntityManager, QueryBuilder } from '@mikro-orm/postgresql';
+import type { Sql } from 'sql-template-tag';
 import { sha256 } from '../ids.js';
-import { TENANT_FILTER } from './orm.js';
+import { bindTenant, boundTenant } from './tenant.js';
 
 type Value = string | number | Date;
 type Input = Record<string, Value | null | undefined>;
@@ -49,8 +50,8 @@ export class PreparedQuery<I extends Input> {
     const keys = Object.keys(input).filter((key) => input[key] !== undefined && input[key] !== null).sort();
     const shape = keys.join(',');
     const prepared = this.shapes.get(shape) ?? (await this.prepare(em, input, keys, shape));
-    const tenantId = (em.getFilterParams(TENANT_FILTER) as { tenantId?: unknown } | undefined)?.tenantId;
-    if (typeof tenantId !== 'string' || !tenantId) throw new Error('the tenant filter has no tenant: this EntityManager is not bound to a request');
+    const tenantId = boundTenant(em);
+    if (!tenantId) throw new Error('the tenant filter has no tenant: this EntityManager is not bound to a request');
     const params = prepared.slots.map((slot) => (slot === TENANT ? tenantId : input[slot]));
     return runPrepared<Row>(em, prepared, params);
   }
@@ -66,7 +67,7 @@ export class PreparedQuery<I extends Input> {
     const transaction = em.getTransactionContext();
     if (transaction) probe.setTransactionContext(transaction);
     const tenantStandIn = '\u0000tenant';
-    probe.setFilterParams(TENANT_FILTER, { tenantId: tenantStandIn });
+    bindTenant(probe, tenantStandIn);
     const standIns = new Map<string, Value>();
     keys.forEach((key, i) => standIns.set(key, standInFor(input[key]!, key, i)));
     const qb = this.build(probe, Object.fromEntries(standIns) as I);
@@ -87,22 +88,22 @@ export class PreparedQuery<I extends Input> {
   }
 }
 
+/** Statement names by text: the same text is prepared once per connection, under one name. */
+const statementNames = new Map<string, string>();
+
 /**
- * SQL written by hand (`?` placeholders, and no other question mark) that runs like a PreparedQuery's: as a
- * named prepared statement on a pool connection, or through the transaction of `em` inside one.
+ * A statement written with the `sql` tag (sql-template-tag: each fragment carries its own values) that runs like
+ * a PreparedQuery's: as a named prepared statement on a pool connection, or through the transaction of `em`
+ * inside one. Its text must not hold a question mark of its own (MikroORM's placeholder inside a transaction).
  */
-export class PreparedStatement {
-  private readonly native: { name: string; text: string };
-
-  constructor(readonly sql: string) {
-    let n = 0;
-    const text = sql.replace(/\?/g, () => `$${++n}`);
-    this.native = { name: `tessera_${sha256(text).slice(0, 32)}`, text };
+export function runStatement<Row>(em: EntityManager, statement: Sql): Promise<Row[]> {
+  const text = statement.text;
+  let name = statementNames.get(text);
+  if (!name) {
+    name = `tessera_${sha256(text).slice(0, 32)}`;
+    statementNames.set(text, name);
   }
-
-  run<Row>(em: EntityManager, params: unknown[]): Promise<Row[]> {
-    return runPrepared<Row>(em, { sql: this.sql, native: this.native }, params);
-  }
+  return runPrepared<Row>(em, { sql: statement.sql, native: { name, text } }, statement.values);
 }
 
 async function runPrepared<Row>(em: EntityManager, statement: Pick<Prepared, 'sql' | 'native'>, params: unknown[]): Promise<Row[]> {

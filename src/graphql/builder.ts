@@ -1,21 +1,23 @@
-// The Pothos schema builder: code-first types over the domain services, field-level scopes
-// (scope-auth) and Relay connections. Every feature adds its types next to its own code.
+// The Pothos schema builder: code-first types over the domain services, field-level scopes (scope-auth) and Relay
+// connections. Every feature adds its types next to its own code, and the services its resolvers use to
+// GraphQLServices (declaration merging), so this file names no feature.
 import SchemaBuilder from '@pothos/core';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { GraphQLError, Kind } from 'graphql';
-import type { IncidentService } from '../incidents/service.js';
+import { Kind } from 'graphql';
+import { Forbidden, graphqlError, GraphQLCode, toGraphQLError, type UserError } from '../errors.js';
 import type { Principal } from '../keys/tokens.js';
-import type { WebhookService } from '../webhooks/service.js';
 
-export interface GraphQLContext {
+/** The services resolvers reach through the context; each feature adds the ones its resolvers use. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by declaration merging
+export interface GraphQLServices {}
+
+export interface GraphQLContext extends GraphQLServices {
   principal: Principal;
   tenantId: string;
   /** Tenant-filtered: every query sees only the X-Tenant-ID tenant's rows. */
   em: EntityManager;
-  incidents: IncidentService;
-  webhooks: WebhookService;
 }
 
 export const builder = new SchemaBuilder<{
@@ -28,8 +30,7 @@ export const builder = new SchemaBuilder<{
   defaultFieldNullability: false,
   scopeAuth: {
     authScopes: (context) => ({ scope: (name: string) => context.principal.scopes.has(name) }),
-    unauthorizedError: (_parent, _context, info) =>
-      new GraphQLError(`the token lacks the scope needed for ${info.parentType.name}.${info.fieldName}`, { extensions: { code: 'FORBIDDEN', http: { status: 403 } } }),
+    unauthorizedError: (_parent, _context, info) => toGraphQLError(new Forbidden(`the token lacks the scope needed for ${info.parentType.name}.${info.fieldName}`)),
   },
   relay: {
     clientMutationId: 'omit',
@@ -40,31 +41,32 @@ export const builder = new SchemaBuilder<{
   },
 });
 
+/** A field argument the caller got wrong: BAD_USER_INPUT in a 200 answer (an error of that field). */
+export function badUserInput(message: string) {
+  return graphqlError(message, GraphQLCode.badUserInput);
+}
+
+function parseDateTime(value: unknown): Date {
+  const date = typeof value === 'string' ? new Date(value) : null;
+  if (!date || Number.isNaN(date.getTime())) throw badUserInput('DateTime must be an ISO 8601 string');
+  return date;
+}
+
 builder.scalarType('DateTime', {
   description: 'ISO 8601 UTC timestamp',
   serialize: (value) => value.toISOString(),
-  parseValue: (value) => {
-    const date = typeof value === 'string' ? new Date(value) : null;
-    if (!date || Number.isNaN(date.getTime())) throw new GraphQLError('DateTime must be an ISO 8601 string', { extensions: { code: 'BAD_USER_INPUT' } });
-    return date;
-  },
-  parseLiteral: (node) => {
-    const date = node.kind === Kind.STRING ? new Date(node.value) : null;
-    if (!date || Number.isNaN(date.getTime())) throw new GraphQLError('DateTime must be an ISO 8601 string', { extensions: { code: 'BAD_USER_INPUT' } });
-    return date;
-  },
+  parseValue: parseDateTime,
+  parseLiteral: (node) => parseDateTime(node.kind === Kind.STRING ? node.value : null),
 });
 
 builder.queryType({});
 builder.mutationType({});
 
-export const UserErrorType = builder
-  .objectRef<{ field: string; code: string; message: string }>('UserError')
-  .implement({
-    description: 'Invalid input, named by field: the mutation did not change anything',
-    fields: (t) => ({
-      field: t.exposeString('field'),
-      code: t.exposeString('code'),
-      message: t.exposeString('message'),
-    }),
-  });
+export const UserErrorType = builder.objectRef<UserError>('UserError').implement({
+  description: 'Invalid input, named by field: the mutation did not change anything',
+  fields: (t) => ({
+    field: t.exposeString('field'),
+    code: t.exposeString('code'),
+    message: t.exposeString('message'),
+  }),
+});

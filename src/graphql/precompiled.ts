@@ -1,7 +1,7 @@
 // The served path of persisted operations: the documents a partner may run are a closed set known before any
 // request (the bundles), so each is validated once, with the very validation Yoga runs per request (graphql's
 // rules, no introspection, graphql-armor's limits), and compiled once with graphql-jit, when the registry loads
-// it (server.ts subscribes with BundleRegistry.onLoad). A request that names
+// it (server.ts subscribes with the operation source's onLoad). A request that names
 // one of them, and that Yoga would answer with its regular JSON result, is executed here straight from the
 // Fastify route; every other request (refusals, raw query text, anything unusual about the HTTP request)
 // goes to Yoga, which stays the one owner of GraphQL over HTTP's refusals and edge cases.
@@ -10,24 +10,24 @@
 // per-request pipeline (Request/Response objects, envelop hooks, parse and validation cache look-ups, params
 // checks) costs more than the whole token check + SELECT of the baseline route, so it cannot reach 0.8x of it.
 // What this path does is exactly what Yoga does for these requests, through the same functions: the caller,
-// operation and scope checks and the context are server.ts's; the result becomes a response through Yoga's
+// operation and scope checks and the context are transport.ts's; the result becomes a response through Yoga's
 // own processRegularResult (status rules, media type, error extensions), and errors are masked by the same
 // maskError. test/graphql-precompiled.test.ts compares both paths response for response.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { getOperationAST, getVariableValues, GraphQLError, type ExecutionResult, type GraphQLSchema, type Source } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { processRegularResult, type YogaServerInstance } from 'graphql-yoga';
-import type { RegisteredOperation } from '../bundles/service.js';
 import type { GraphQLContext } from './builder.js';
+import { persistedOperationId, type PersistedOperation } from './persisted.js';
 
-/** What the served path shares with Yoga's plugins (server.ts), so that both decide alike. */
+/** What the served path shares with Yoga's plugins (transport.ts makes it), so that both decide alike. */
 export interface PersistedTransport<Caller> {
   /** The caller, or a GraphQLError (401/403) that Yoga will answer. */
   identify(authorization: string | null | undefined, tenantId: string | null | undefined): Promise<Caller>;
   /** The operation if the caller's app holds it; throws FORBIDDEN when the token lacks its scopes. */
-  operationFor(caller: Caller, operationId: string): RegisteredOperation | null;
+  operationFor(caller: Caller, operationId: string): PersistedOperation | null;
   context(caller: Caller): GraphQLContext;
-  recordCall(caller: Caller, operation: RegisteredOperation, ms: number, failed: boolean): void;
+  recordCall(caller: Caller, operation: PersistedOperation, ms: number, failed: boolean): void;
   maskError(error: unknown, message: string): Error;
 }
 
@@ -47,7 +47,7 @@ const MASKED_MESSAGE = 'Unexpected error.';
 
 export class PrecompiledOperations<Caller> {
   /** Per registered operation: its compiled form, or null when Yoga must answer it (invalid, not compilable). */
-  private readonly compiled = new WeakMap<RegisteredOperation, Executable | null>();
+  private readonly compiled = new WeakMap<PersistedOperation, Executable | null>();
 
   constructor(
     private readonly yoga: YogaServerInstance<Record<string, unknown>, Record<string, unknown>>,
@@ -86,8 +86,8 @@ export class PrecompiledOperations<Caller> {
   }
 
   /** Held by the caller's app, within the token's scopes, and runnable by this method under this name. */
-  private servedOperation(caller: Caller, call: PersistedCall): RegisteredOperation | null {
-    let operation: RegisteredOperation | null;
+  private servedOperation(caller: Caller, call: PersistedCall): PersistedOperation | null {
+    let operation: PersistedOperation | null;
     try {
       operation = this.transport.operationFor(caller, call.operationId);
     } catch {
@@ -101,7 +101,7 @@ export class PrecompiledOperations<Caller> {
   }
 
   /** Validates and compiles every operation the registry serves, ahead of the requests naming them. */
-  prepare(operations: RegisteredOperation[]): void {
+  prepare(operations: PersistedOperation[]): void {
     for (const operation of operations) this.compiledFor(operation);
   }
 
@@ -110,7 +110,7 @@ export class PrecompiledOperations<Caller> {
    * and compiled, once per registered operation. An invalid document, or one graphql-jit cannot compile, is
    * left to Yoga, which refuses or runs it as before.
    */
-  private compiledFor(operation: RegisteredOperation): Executable | null {
+  private compiledFor(operation: PersistedOperation): Executable | null {
     let compiled = this.compiled.get(operation);
     if (compiled !== undefined) return compiled;
     try {
@@ -127,7 +127,7 @@ export class PrecompiledOperations<Caller> {
   }
 
   /** Executes, masks errors as Yoga does, and counts the call for the app (calls, errors, latency). */
-  private async execute(caller: Caller, operation: RegisteredOperation, compiled: Executable, variables: Record<string, unknown> | undefined): Promise<ExecutionResult> {
+  private async execute(caller: Caller, operation: PersistedOperation, compiled: Executable, variables: Record<string, unknown> | undefined): Promise<ExecutionResult> {
     const started = performance.now();
     const result = await this.run(caller, compiled, variables ?? {});
     const failed = Boolean(result.errors?.length);
@@ -220,7 +220,7 @@ function postParams(req: FastifyRequest): Record<string, unknown> | null {
 function getParams(req: FastifyRequest): Record<string, unknown> | null {
   const search = new URLSearchParams(req.url.slice(req.url.indexOf('?') + 1));
   try {
-    // Yoga's GET parser: these four, empty meaning absent; and the documentId server.ts reads from the URL.
+    // Yoga's GET parser: these four, empty meaning absent; and the documentId yoga.ts reads from the URL.
     return acceptableParams({
       query: search.get('query') || undefined,
       operationName: search.get('operationName') || undefined,
@@ -231,14 +231,6 @@ function getParams(req: FastifyRequest): Record<string, unknown> | null {
   } catch {
     return null;
   }
-}
-
-/** GraphQL over HTTP `documentId: "sha256:<hex>"`, or Apollo's `extensions.persistedQuery` (both paths read it so). */
-export function persistedOperationId(params: { documentId?: unknown; extensions?: unknown }): string | null {
-  if (typeof params.documentId === 'string' && params.documentId) return /^sha256:([0-9a-f]{64})$/.exec(params.documentId)?.[1] ?? params.documentId;
-  const persisted = (params.extensions as { persistedQuery?: { version?: unknown; sha256Hash?: unknown } } | undefined)?.persistedQuery;
-  if (persisted?.version === 1 && typeof persisted.sha256Hash === 'string') return persisted.sha256Hash;
-  return null;
 }
 
 /**

@@ -23,7 +23,7 @@ export function decodeCursor(cursor: string | undefined): CursorPosition | null 
     if (typeof id !== 'string' || Number.isNaN(date.getTime())) throw new Error('bad cursor');
     return { at: date, id };
   } catch {
-    throw new InvalidRequest('query.cursor is not a cursor this API returned');
+    throw InvalidRequest.field('query.cursor', 'is not a cursor this API returned');
   }
 }
 

@@ -57,28 +57,28 @@ describe.each(stores)('counters %s', (_name, make, available) => {
 });
 
 describe('in-process counters', () => {
-  it('start a new window once the old one has ended', () => {
+  it('start a new window once the old one has ended', async () => {
     let now = 1_000_000;
-    const counters = new MemoryCounters(WINDOW_MS, { now: () => now });
-    expect(counters.hit(['k'], [1])).toBeNull();
+    const counters = new MemoryCounters(WINDOW_MS, { clock: { now: () => now } });
+    expect(await counters.hit(['k'], [1])).toBeNull();
     now += 30_000;
-    expect(counters.hit(['k'], [1])).toEqual({ index: 0, ttlMs: 30_000 });
+    expect(await counters.hit(['k'], [1])).toEqual({ index: 0, ttlMs: 30_000 });
     now += 30_000;
-    expect(counters.hit(['k'], [1])).toBeNull();
+    expect(await counters.hit(['k'], [1])).toBeNull();
   });
 
-  it('forget ended windows and hold at most `capacity` keys', () => {
+  it('forget ended windows and hold at most `capacity` keys', async () => {
     let now = 0;
-    const counters = new MemoryCounters(WINDOW_MS, { now: () => now, capacity: 3 });
-    for (const key of ['a', 'b', 'c']) counters.hit([key], [10]);
+    const counters = new MemoryCounters(WINDOW_MS, { clock: { now: () => now }, capacity: 3 });
+    for (const key of ['a', 'b', 'c']) await counters.hit([key], [10]);
     expect(counters.size).toBe(3);
     // Full: the oldest window (a) makes room for d.
-    counters.hit(['d'], [10]);
+    await counters.hit(['d'], [10]);
     expect(counters.size).toBe(3);
-    expect(counters.hit(['b'], [1])?.index).toBe(0);
-    expect(counters.hit(['a'], [1])).toBeNull();
+    expect((await counters.hit(['b'], [1]))?.index).toBe(0);
+    expect(await counters.hit(['a'], [1])).toBeNull();
     now += WINDOW_MS;
-    counters.hit(['e'], [10]);
+    await counters.hit(['e'], [10]);
     expect(counters.size).toBe(1);
   });
 });

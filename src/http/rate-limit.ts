@@ -4,6 +4,7 @@
 // (one Lua script) to Redis.
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
+import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { RateLimited } from '../errors.js';
 
@@ -24,7 +25,7 @@ export interface Counters {
    * Counts one request under each key, in order, against the max at the same position. Stops at the first
    * key past its max (the keys after it are not counted) and returns it; null when every key is within.
    */
-  hit(keys: readonly string[], maxes: readonly number[]): Refusal | null | Promise<Refusal | null>;
+  hit(keys: readonly string[], maxes: readonly number[]): Promise<Refusal | null>;
   close?(): Promise<void>;
 }
 
@@ -35,14 +36,14 @@ export interface Counters {
  */
 export class MemoryCounters implements Counters {
   private readonly windows = new Map<string, { count: number; endsAt: number }>();
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly capacity: number;
 
   constructor(
     private readonly windowMs: number,
-    options: { now?: () => number; capacity?: number } = {},
+    options: { clock?: Clock; capacity?: number } = {},
   ) {
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
     this.capacity = options.capacity ?? MEMORY_CAPACITY;
   }
 
@@ -50,8 +51,8 @@ export class MemoryCounters implements Counters {
     return this.windows.size;
   }
 
-  hit(keys: readonly string[], maxes: readonly number[]): Refusal | null {
-    const now = this.now();
+  async hit(keys: readonly string[], maxes: readonly number[]): Promise<Refusal | null> {
+    const now = this.clock.now();
     this.dropEnded(now);
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
@@ -133,10 +134,10 @@ declare module 'fastify' {
   }
 }
 
-export async function registerRateLimits(app: FastifyInstance, config: Config): Promise<void> {
+export async function registerRateLimits(app: FastifyInstance, config: Config, clock: Clock): Promise<void> {
   const counters: Counters = config.redisUrl
     ? new RedisCounters(new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: true }), WINDOW_MS)
-    : new MemoryCounters(WINDOW_MS);
+    : new MemoryCounters(WINDOW_MS, { clock });
   app.decorate('rateLimitCounters', counters);
   app.addHook('onClose', async () => counters.close?.());
 }
@@ -150,40 +151,28 @@ export interface Limit {
 
 export interface Limiter {
   /**
-   * Counts one request under each limit's key (same order; an undefined key is not counted), in one
-   * lookup. Past a limit: throws RateLimited (429 with Retry-After, RFC 6585 section 4). Returns undefined
-   * when nothing had to be awaited (in-process counters), so the caller pays no promise for it.
+   * Counts one request under each limit's key (same order; an undefined key is not counted), in one lookup.
+   * Past a limit: throws RateLimited (429 with Retry-After, RFC 6585 section 4).
    */
-  check(keys: ReadonlyArray<string | undefined>): Promise<void> | undefined;
+  check(keys: ReadonlyArray<string | undefined>): Promise<void>;
 }
 
 export function createLimiter(app: FastifyInstance, limits: readonly Limit[]): Limiter {
   const counters = app.rateLimitCounters;
-  const refuse = (refusal: Refusal | null, used: readonly Limit[]) => {
-    if (refusal) throw new RateLimited(`too many requests ${used[refusal.index]!.what}; retry later`, refusal.ttlMs / 1000);
-  };
   return {
-    check(keys) {
-      const names: string[] = [];
-      const maxes: number[] = [];
-      const used: Limit[] = [];
-      for (let i = 0; i < limits.length; i++) {
-        const key = keys[i];
-        if (key === undefined) continue;
-        names.push(`${limits[i]!.name}:${key}`);
-        maxes.push(limits[i]!.max);
-        used.push(limits[i]!);
-      }
-      const answer = counters.hit(names, maxes);
-      if (!(answer instanceof Promise)) {
-        refuse(answer, used);
-        return undefined;
-      }
-      return answer.then(
-        (refusal) => refuse(refusal, used),
+    async check(keys) {
+      const used = limits.map((limit, i) => ({ limit, key: keys[i] })).filter((entry): entry is { limit: Limit; key: string } => entry.key !== undefined);
+      let refusal: Refusal | null;
+      try {
+        refusal = await counters.hit(
+          used.map(({ limit, key }) => `${limit.name}:${key}`),
+          used.map(({ limit }) => limit.max),
+        );
+      } catch {
         // A Redis outage must not take the token endpoint down with it: limits fail open.
-        () => undefined,
-      );
+        return;
+      }
+      if (refusal) throw new RateLimited(`too many requests ${used[refusal.index]!.limit.what}; retry later`, refusal.ttlMs / 1000);
     },
   };
 }

@@ -1,19 +1,16 @@
-// Incidents of a tenant. Every change writes its domain event to the outbox in the same transaction.
-// The EntityManager handed in is tenant-filtered: queries here never name the tenant to stay inside it.
+// Incidents of a tenant. Every change writes its domain event to the outbox (the webhooks module's) in the same
+// statement or transaction. The EntityManager handed in is tenant-filtered: queries here never name the tenant
+// to stay inside it.
 import { LockMode, raw } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { PreparedQuery, PreparedStatement } from '../db/prepared.js';
+import sql, { empty, type Sql } from 'sql-template-tag';
+import type { Clock } from '../clock.js';
+import { PreparedQuery, runStatement } from '../db/prepared.js';
+import type { Result, UserError } from '../errors.js';
 import { newId } from '../ids.js';
-import { EVENT_WRITES_RESULT, eventWritesParams, eventWritesSql, newEvent, recordEvent, type EventType, type PendingEvent } from '../webhooks/outbox.js';
+import type { EventType } from '../webhooks/catalog.js';
+import type { EventOutbox, PendingEvent } from '../webhooks/outbox.js';
 import { Incident, IncidentNote, type IncidentSeverity, type IncidentStatus } from './entities.js';
-
-export interface UserError {
-  field: string;
-  code: string;
-  message: string;
-}
-
-export type Result<T> = { ok: true; value: T } | { ok: false; errors: UserError[] };
 
 export interface IncidentFilter {
   status?: IncidentStatus | null;
@@ -115,6 +112,15 @@ function check(changes: IncidentChanges, creating: boolean): UserError[] {
 }
 
 export class IncidentService {
+  constructor(
+    private readonly events: EventOutbox,
+    private readonly clock: Clock,
+  ) {}
+
+  private now(): Date {
+    return new Date(this.clock.now());
+  }
+
   async get(em: EntityManager, id: string): Promise<Incident | null> {
     return em.findOne(Incident, { id });
   }
@@ -152,7 +158,7 @@ export class IncidentService {
     const errors = check(input, true);
     if (errors.length) return { ok: false, errors };
     return em.transactional(async (tx) => {
-      const now = new Date();
+      const now = this.now();
       const incident = tx.create(Incident, {
         id: newId('inc'),
         tenantId,
@@ -166,7 +172,7 @@ export class IncidentService {
         updatedAt: now,
         closedAt: null,
       });
-      await recordEvent(tx, tenantId, 'incident.created', { incident: incidentPayload(incident) });
+      await this.events.record(tx, tenantId, 'incident.created', { incident: incidentPayload(incident) });
       return { ok: true as const, value: incident };
     });
   }
@@ -189,7 +195,7 @@ export class IncidentService {
       apply('labels', changes.labels);
       const changed = Object.keys(fields);
       if (!changed.length) return null;
-      return { fields: { ...fields, updatedAt: new Date() }, event: 'incident.updated', extra: { changes: changed } };
+      return { fields: { ...fields, updatedAt: this.now() }, event: 'incident.updated', extra: { changes: changed } };
     });
     return result.ok ? { ok: true, value: result.value.incident } : result;
   }
@@ -197,7 +203,7 @@ export class IncidentService {
   async close(em: EntityManager, id: string): Promise<Result<Incident>> {
     const result = await this.change(em, id, 'id', (incident) => {
       if (incident.status === 'CLOSED') return { errors: [{ field: 'id', code: 'INCIDENT_CLOSED', message: 'the incident is already closed' }] };
-      const now = new Date();
+      const now = this.now();
       return { fields: { status: 'CLOSED', closedAt: now, updatedAt: now }, event: 'incident.closed' };
     });
     return result.ok ? { ok: true, value: result.value.incident } : result;
@@ -208,7 +214,7 @@ export class IncidentService {
     if (!text || text.length > 10_000) return { ok: false, errors: [{ field: 'body', code: 'INVALID_LENGTH', message: 'body must be 1 to 10000 characters' }] };
     let note: IncidentNote | undefined;
     const result = await this.change(em, id, 'incidentId', (incident) => {
-      const now = new Date();
+      const now = this.now();
       note = { id: newId('note'), tenantId: incident.tenantId, incidentId: incident.id, author, body: text, createdAt: now } as IncidentNote;
       return {
         fields: { updatedAt: now },
@@ -222,7 +228,7 @@ export class IncidentService {
 
   /**
    * Reads the incident, lets `decide` check it and say what to write, and writes that, the event describing
-   * it (webhooks/outbox.ts) and the note, if any, in ONE statement that applies only if the row is still the
+   * it (the outbox's part of the statement, webhooks/outbox.ts) and the note, if any, in ONE statement that applies only if the row is still the
    * version read (optimistic concurrency on PostgreSQL's `xmin`): two round trips and no transaction, where
    * SELECT ... FOR UPDATE in a transaction takes six (BEGIN, lock, update, subscriptions, event, COMMIT),
    * each a wake-up of the database and of this process on the path of every mutation.
@@ -255,36 +261,41 @@ export class IncidentService {
     if (decision === null) return { ok: true, value: { incident } };
     if ('errors' in decision) return { ok: false, errors: decision.errors };
     const next = { ...incident, ...decision.fields } as Incident;
-    const event = newEvent(next.tenantId, decision.event, { incident: incidentPayload(next), ...decision.extra });
+    const event = this.events.event(next.tenantId, decision.event, { incident: incidentPayload(next), ...decision.extra });
     return (await this.write(em, next, row.version, decision, event)) ? { ok: true, value: { incident: next } } : 'conflict';
   }
 
   /** The write of `change`: true when the row was still at `version`, and then everything was written. */
   private async write(em: EntityManager, next: Incident, version: string, change: Change, event: PendingEvent): Promise<boolean> {
-    const row = [next.title, next.summary, next.status, next.severity, JSON.stringify(next.labels), next.updatedAt, next.closedAt, next.id, next.tenantId, version];
-    const note = change.note ? [change.note.id, change.note.tenantId, change.note.incidentId, change.note.author, change.note.body, change.note.createdAt] : [];
-    const statement = change.note ? changeWithNote : changeOnly;
-    const [result] = await statement.run<{ changed: string }>(em, [...row, ...note, ...eventWritesParams(event)]);
+    const fanOut = this.events.writes({ event, after: 'changed' });
+    const statement = sql`with ${changedRow(next, version)}, ${change.note ? sql`${noteAdded(change.note)}, ` : empty}${fanOut.ctes}
+      select (select count(*) from changed) as changed, ${fanOut.dispatched}`;
+    const [result] = await runStatement<{ changed: string }>(em, statement);
     return Number(result?.changed) === 1;
   }
 }
 
 /**
- * The statements of a change (`IncidentService.write`): the same text for every change, so that PostgreSQL
- * parses and plans each once per connection. Every column a change may touch is written, with its new or
- * unchanged value, to the row read through the tenant filter: its id, its tenant, and only at the version read.
+ * The parts of a change's statement (`IncidentService.write`): the same text for every change (with or without a
+ * note), so that PostgreSQL parses and plans each once per connection. Every column a change may touch is
+ * written, with its new or unchanged value, to the row read through the tenant filter: its id, its tenant, and
+ * only at the version read.
  */
-const changed = `changed as (
-    update incidents set title = ?, summary = ?, status = ?, severity = ?, labels = ?::jsonb, updated_at = ?, closed_at = ?
-    where id = ? and tenant_id = ? and xmin = ?::xid returning id
+function changedRow(next: Incident, version: string): Sql {
+  return sql`changed as (
+    update incidents set title = ${next.title}, summary = ${next.summary}, status = ${next.status}, severity = ${next.severity},
+      labels = ${JSON.stringify(next.labels)}::jsonb, updated_at = ${next.updatedAt}, closed_at = ${next.closedAt}
+    where id = ${next.id} and tenant_id = ${next.tenantId} and xmin = ${version}::xid returning id
   )`;
-const noteAdded = `note as (
-    insert into incident_notes (id, tenant_id, incident_id, author, body, created_at) select ?, ?, ?, ?, ?, ? from changed
+}
+
+/** The note, written only if the incident was (it reads `changed`). */
+function noteAdded(note: IncidentNote): Sql {
+  return sql`note as (
+    insert into incident_notes (id, tenant_id, incident_id, author, body, created_at)
+    select ${note.id}, ${note.tenantId}, ${note.incidentId}, ${note.author}, ${note.body}, ${note.createdAt} from changed
   )`;
-const eventCtes = eventWritesSql('changed');
-const result = `select (select count(*) from changed) as changed, ${EVENT_WRITES_RESULT}`;
-const changeOnly = new PreparedStatement(`with ${changed}, ${eventCtes} ${result}`);
-const changeWithNote = new PreparedStatement(`with ${changed}, ${noteAdded}, ${eventCtes} ${result}`);
+}
 
 /** What a change writes: the incident's new fields, its event, and a note written only if the incident was. */
 interface Change {

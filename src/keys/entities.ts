@@ -33,3 +33,6 @@ export const RevokedToken = defineEntity({
   },
 });
 export type RevokedToken = InferEntity<typeof RevokedToken>;
+
+/** The tables of keys/: platform-wide, owned by no tenant. */
+export const keyEntities = [SigningKey, RevokedToken];

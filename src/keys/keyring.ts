@@ -4,7 +4,7 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { exportJWK, exportPKCS8, generateKeyPair, importJWK, importPKCS8, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { randomBytes } from 'node:crypto';
-import { recordAudit } from '../audit/service.js';
+import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Notifications } from '../db/notifications.js';
 import { Reloader } from '../reloader.js';
@@ -54,6 +54,14 @@ function signWith(key: SigningKeyInUse, claims: JWTPayload, typ: string): Promis
   return new SignJWT(claims).setProtectedHeader({ alg: key.alg, kid: key.kid, typ }).sign(key.signKey);
 }
 
+/**
+ * Where a rotation is recorded, in the rotation's own transaction: the audit log (runtime.ts hands in the audit
+ * service; keys/ sits below the features and imports none of them).
+ */
+export interface RotationAudit {
+  record(em: EntityManager, entry: { tenantId: null; actor: string; action: string; targetType: string; targetId: string; details: Record<string, unknown> }): void;
+}
+
 export class Keyring {
   private keys = new Map<string, LoadedKey>();
   private active?: SigningKeyInUse;
@@ -67,6 +75,8 @@ export class Keyring {
     private readonly orm: MikroORM,
     private readonly box: SecretBox,
     private readonly config: Config,
+    private readonly clock: Clock,
+    private readonly audit: RotationAudit,
     private readonly log: (message: string, error?: unknown) => void = () => undefined,
   ) {}
 
@@ -99,10 +109,9 @@ export class Keyring {
   private async newKey(em: EntityManager, state: KeyState): Promise<SigningKey> {
     const alg = this.config.keys.algorithm;
     const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true, modulusLength: 2048 });
-    const day = new Date().toISOString().slice(0, 10);
-    const kid = `${day}-${randomBytes(6).toString('base64url')}`;
+    const now = new Date(this.clock.now());
+    const kid = `${now.toISOString().slice(0, 10)}-${randomBytes(6).toString('base64url')}`;
     const publicJwk = { ...(await exportJWK(publicKey)), kid, use: 'sig', alg };
-    const now = new Date();
     return em.create(SigningKey, {
       kid,
       alg,
@@ -141,7 +150,7 @@ export class Keyring {
     const result = await this.locked(async (em) => {
       const active = await em.findOneOrFail(SigningKey, { state: 'active' });
       const next = await em.findOneOrFail(SigningKey, { state: 'next' });
-      const now = new Date();
+      const now = new Date(this.clock.now());
       const dueAt = (active.activatedAt ?? active.createdAt).getTime() + this.config.keys.rotationInterval * 1000;
       if (options.onlyIfDue && dueAt > now.getTime()) return null;
       // The partial unique index allows one active key: retire first, then promote.
@@ -152,7 +161,7 @@ export class Keyring {
       next.activatedAt = now;
       await em.flush();
       const upcoming = await this.newKey(em, 'next');
-      recordAudit(em, {
+      this.audit.record(em, {
         tenantId: null,
         actor,
         action: 'signing_key.rotated',
@@ -170,12 +179,12 @@ export class Keyring {
     const row = await this.orm.em.fork().findOne(SigningKey, { state: 'active' });
     const dueAt = row ? (row.activatedAt ?? row.createdAt).getTime() + this.config.keys.rotationInterval * 1000 : Infinity;
     // Checked again under the lock: another process may have rotated a moment ago.
-    if (dueAt <= Date.now()) await this.rotate('system', { onlyIfDue: true });
+    if (dueAt <= this.clock.now()) await this.rotate('system', { onlyIfDue: true });
   }
 
   /** Retired keys whose every token has expired leave the JWKS for good. */
   private async expireRetired(em: EntityManager): Promise<void> {
-    const cutoff = new Date(Date.now() - this.config.tokens.clockTolerance * 1000);
+    const cutoff = new Date(this.clock.now() - this.config.tokens.clockTolerance * 1000);
     await em.nativeUpdate(
       SigningKey,
       { state: 'retired', $or: [{ tokenHorizon: null }, { tokenHorizon: { $lt: cutoff } }] },
@@ -210,7 +219,7 @@ export class Keyring {
     }
     this.keys = keys;
     this.jwksJson = JSON.stringify({ keys: rows.map((r) => publicOnly(r.publicJwk)) });
-    this.lastLoad = Date.now();
+    this.lastLoad = this.clock.now();
   }
 
   /** The verification key for a `kid`, reloading once (rate-limited) when the kid is unknown. */
@@ -218,7 +227,7 @@ export class Keyring {
     if (!kid) return undefined;
     const known = this.keys.get(kid);
     if (known) return known;
-    if (Date.now() - this.lastLoad > UNKNOWN_KID_RELOAD_MS) await this.reload();
+    if (this.clock.now() - this.lastLoad > UNKNOWN_KID_RELOAD_MS) await this.reload();
     return this.keys.get(kid);
   }
 

@@ -1,6 +1,7 @@
 // Revoked token ids, held in memory by every process and kept current through NOTIFY, so the check on
 // each request costs a Set lookup and a revocation still takes effect at once on every process.
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { Clock } from '../clock.js';
 import type { Notifications } from '../db/notifications.js';
 import { RevokedToken } from './entities.js';
 
@@ -15,6 +16,7 @@ export class RevocationList {
 
   constructor(
     private readonly orm: MikroORM,
+    private readonly clock: Clock,
     private readonly log: (message: string, error?: unknown) => void = () => undefined,
   ) {
     // MikroORM announces the end of every top-level transaction(al) with the transaction's own fork.
@@ -45,8 +47,8 @@ export class RevocationList {
   }
 
   private async load(): Promise<void> {
-    const rows = await this.orm.em.fork().find(RevokedToken, { expiresAt: { $gt: new Date() } });
-    const now = Date.now();
+    const now = this.clock.now();
+    const rows = await this.orm.em.fork().find(RevokedToken, { expiresAt: { $gt: new Date(now) } });
     for (const [jti, exp] of this.revoked) if (exp <= now) this.revoked.delete(jti);
     for (const row of rows) this.revoked.set(row.jti, row.expiresAt.getTime());
   }
@@ -66,7 +68,7 @@ export class RevocationList {
    * before: a rolled-back change revokes nothing. Other processes learn it from the NOTIFY.
    */
   async revoke(em: EntityManager, jti: string, expiresAt: Date): Promise<void> {
-    await em.upsert(RevokedToken, { jti, expiresAt, revokedAt: new Date() });
+    await em.upsert(RevokedToken, { jti, expiresAt, revokedAt: new Date(this.clock.now()) });
     await em.execute(`select pg_notify('${REVOCATIONS_CHANNEL}', ?)`, [`${jti} ${expiresAt.getTime()}`]);
     if (!em.isInTransaction()) {
       this.revoked.set(jti, expiresAt.getTime()); // already committed (autocommit)

@@ -2,6 +2,7 @@
 import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { randomUUID } from 'node:crypto';
+import { epochSeconds, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { Unauthorized } from '../errors.js';
 import type { Keyring } from './keyring.js';
@@ -64,10 +65,11 @@ export class TokenService {
     private readonly keyring: Keyring,
     private readonly revocations: RevocationList,
     private readonly config: Config,
+    private readonly clock: Clock,
   ) {}
 
   issue(request: IssueRequest): Promise<IssuedToken> {
-    const iat = Math.floor(Date.now() / 1000);
+    const iat = epochSeconds(this.clock);
     const exp = iat + request.ttlSeconds;
     const jti = request.jti ?? randomUUID();
     const claims: AccessTokenClaims = {
@@ -93,7 +95,7 @@ export class TokenService {
   }
 
   private checkLifetime(principal: Principal): void {
-    const now = Date.now() / 1000;
+    const now = this.clock.now() / 1000;
     const tolerance = this.config.tokens.clockTolerance;
     if (now > principal.expiresAt + tolerance) throw new Unauthorized('token has expired', 'invalid_token');
     if (principal.notBefore && now < principal.notBefore - tolerance) throw new Unauthorized('token is not yet valid', 'invalid_token');
@@ -116,6 +118,7 @@ export class TokenService {
           issuer: this.config.issuer,
           audience: this.config.audience,
           clockTolerance: this.config.tokens.clockTolerance,
+          currentDate: new Date(this.clock.now()),
           requiredClaims: ['exp', 'iat', 'jti', 'sub', 'client_id'],
         },
       ));

@@ -1,251 +1,30 @@
-// REST /v1/platform/*: the scope catalog, apps, governance, secret rotation and service tokens.
-// The tenant always comes from the token; handlers are short chains of named steps.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { NotFound } from '../errors.js';
-import { authenticate, requireTenant, requireTenantScope, SCOPE_ADMIN, tenantOf } from '../http/auth.js';
-import { isoSeconds } from '../http/pagination.js';
+// /v1/platform/*, every route of it: the file of each group below holds its handlers.
+//   GET  /v1/platform/scopes                                   apps-routes.ts
+//   POST /v1/platform/apps, GET /v1/platform/apps[/{id}]        apps-routes.ts
+//   PATCH .../apps/{id}/governance, POST .../rotate-secret      apps-routes.ts
+//   POST .../apps/{id}/service-token, GET .../service-tokens,
+//   DELETE .../service-tokens/{token_id}                        apps-routes.ts
+//   POST/GET /v1/platform/users                                 users-routes.ts (the tenancy service)
+//   GET  /v1/platform/audit-events                              audit-routes.ts (the audit service)
+// The tenant always comes from the token.
+import type { FastifyInstance } from 'fastify';
+import type { AuditService } from '../audit/service.js';
 import type { TokenService } from '../keys/tokens.js';
-import type { App, ServiceToken } from './entities.js';
-import {
-  AppList,
-  AppView,
-  ClientIdParams,
-  CreatedApp,
-  ErrorBody,
-  GovernancePatch,
-  GovernanceView,
-  MintedServiceToken,
-  NewAppBody,
-  Pagination,
-  RotatedSecret,
-  RotateSecretBody,
-  ScopeList,
-  ServiceTokenBody,
-  ServiceTokenList,
-  ServiceTokenParams,
-} from './schemas.js';
-import { governanceOf, type Actor, type PlatformService } from './service.js';
+import type { TenancyService } from '../tenancy/service.js';
+import { registerAppRoutes } from './apps-routes.js';
+import { registerAuditRoutes } from './audit-routes.js';
+import type { PlatformService } from './service.js';
+import { registerUserRoutes } from './users-routes.js';
 
-const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody };
-const security = [{ bearerAuth: [] }];
-
-export function appView(app: App) {
-  return {
-    client_id: app.id,
-    name: app.name,
-    tenant_id: app.tenantId,
-    grant_types: app.grantTypes,
-    redirect_uris: app.redirectUris,
-    requested_scopes: app.approvedScopes,
-    token_endpoint_auth_method: app.tokenEndpointAuthMethod,
-    governance: governanceOf(app),
-    created_at: isoSeconds(app.createdAt),
-    updated_at: isoSeconds(app.updatedAt),
-  };
+export interface PlatformRouteDeps {
+  platform: PlatformService;
+  tenancy: TenancyService;
+  audit: AuditService;
+  tokens: TokenService;
 }
 
-function serviceTokenView(token: ServiceToken) {
-  const status = token.revokedAt ? 'revoked' : token.expiresAt <= new Date() ? 'expired' : 'active';
-  return {
-    id: token.id,
-    client_id: token.appId,
-    scopes: token.scopes,
-    status: status as 'active' | 'revoked' | 'expired',
-    created_by: token.createdBy,
-    created_at: isoSeconds(token.createdAt),
-    expires_at: isoSeconds(token.expiresAt),
-    revoked_at: isoSeconds(token.revokedAt),
-  };
-}
-
-function actorOf(request: FastifyRequest): Actor {
-  return { id: request.principal!.subject, tenantId: tenantOf(request) };
-}
-
-/** An app token may read its own record; anything else about apps needs the tenant admin. */
-function assertCanRead(request: FastifyRequest, clientId: string): void {
-  const principal = request.principal!;
-  if (principal.scopes.has(SCOPE_ADMIN)) return;
-  if (principal.clientId !== clientId) throw new NotFound(`no app with client_id ${clientId}`);
-}
-
-export function registerPlatformRoutes(root: FastifyInstance, platform: PlatformService, tokens: TokenService): void {
-  const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const authenticated = authenticate(tokens);
-  const admin = [authenticated, requireTenantScope(SCOPE_ADMIN)];
-
-  app.get(
-    '/v1/platform/scopes',
-    {
-      preHandler: authenticated,
-      schema: {
-        tags: ['Apps'],
-        summary: 'List available scopes',
-        description: 'The published scopes external apps can request at registration and token issuance.',
-        security,
-        response: { 200: ScopeList, 401: ErrorBody },
-      },
-    },
-    async () => ({ scopes: (await platform.publishedScopes()).map(({ name, description }) => ({ name, description })) }),
-  );
-
-  app.post(
-    '/v1/platform/apps',
-    {
-      preHandler: admin,
-      schema: {
-        tags: ['Apps'],
-        summary: 'Register an app',
-        description: 'Creates an integration app for the caller\'s tenant. `client_secret` is returned once.',
-        security,
-        body: NewAppBody,
-        response: { 201: CreatedApp, ...errors },
-      },
-    },
-    async (request, reply) => {
-      const { app: created, secret } = await platform.createApp(request.em, actorOf(request), request.body);
-      return reply.code(201).send({ ...appView(created), ...(secret ? { client_secret: secret } : {}) });
-    },
-  );
-
-  app.get(
-    '/v1/platform/apps',
-    {
-      preHandler: admin,
-      schema: { tags: ['Apps'], summary: 'List the tenant\'s apps', security, querystring: Pagination, response: { 200: AppList, ...errors } },
-    },
-    async (request) => {
-      const page = await platform.listApps(request.em, request.query.limit, request.query.cursor);
-      return { apps: page.items.map(appView), next_cursor: page.nextCursor };
-    },
-  );
-
-  app.get(
-    '/v1/platform/apps/:client_id',
-    {
-      preHandler: [authenticated, requireTenant],
-      schema: { tags: ['Apps'], summary: 'Inspect an app', security, params: ClientIdParams, response: { 200: AppView, ...errors } },
-    },
-    async (request) => {
-      assertCanRead(request, request.params.client_id);
-      return appView(await platform.getApp(request.em, request.params.client_id));
-    },
-  );
-
-  app.patch(
-    '/v1/platform/apps/:client_id/governance',
-    {
-      preHandler: admin,
-      schema: {
-        tags: ['Apps'],
-        summary: 'Update app governance',
-        description: 'Changes only the flags named in the body; unknown flags are refused.',
-        security,
-        params: ClientIdParams,
-        body: GovernancePatch,
-        response: { 200: GovernanceView, ...errors },
-      },
-    },
-    async (request) => {
-      const updated = await platform.updateGovernance(request.em, actorOf(request), request.params.client_id, request.body);
-      return { client_id: updated.id, governance: governanceOf(updated) };
-    },
-  );
-
-  app.post(
-    '/v1/platform/apps/:client_id/rotate-secret',
-    {
-      preHandler: admin,
-      // The body is optional (the contract's example sends none): no body means the defaults.
-      preValidation: async (request) => {
-        request.body ??= {};
-      },
-      schema: {
-        tags: ['Apps'],
-        summary: 'Rotate an app secret',
-        description: 'Issues a new secret (shown once). The previous one keeps working for the grace period (default 24 h; 0 revokes it now).',
-        security,
-        params: ClientIdParams,
-        body: RotateSecretBody,
-        response: { 200: RotatedSecret, ...errors },
-      },
-    },
-    async (request) => {
-      const grace = request.body?.grace_period_seconds;
-      const rotated = await platform.rotateSecret(request.em, actorOf(request), request.params.client_id, grace);
-      return {
-        client_id: rotated.app.id,
-        client_secret: rotated.secret,
-        previous_secret_expires_at: isoSeconds(rotated.previousValidUntil),
-      };
-    },
-  );
-
-  app.post(
-    '/v1/platform/apps/:client_id/service-token',
-    {
-      preHandler: admin,
-      schema: {
-        tags: ['Service tokens'],
-        summary: 'Mint a service token',
-        description: 'Needs governance `allow_service_tokens`; scopes must be approved for the app.',
-        security,
-        params: ClientIdParams,
-        body: ServiceTokenBody,
-        response: { 201: MintedServiceToken, ...errors },
-      },
-    },
-    async (request, reply) => {
-      const { record, token } = await platform.mintServiceToken(
-        request.em,
-        actorOf(request),
-        request.params.client_id,
-        request.body.scopes,
-        request.body.expires_in,
-      );
-      return reply
-        .code(201)
-        .header('cache-control', 'no-store')
-        .send({ id: record.id, token, token_type: 'Bearer' as const, scopes: record.scopes, expires_at: isoSeconds(record.expiresAt) });
-    },
-  );
-
-  app.get(
-    '/v1/platform/apps/:client_id/service-tokens',
-    {
-      preHandler: admin,
-      schema: {
-        tags: ['Service tokens'],
-        summary: 'List an app\'s service tokens',
-        security,
-        params: ClientIdParams,
-        querystring: Pagination,
-        response: { 200: ServiceTokenList, ...errors },
-      },
-    },
-    async (request) => {
-      const page = await platform.listServiceTokens(request.em, request.params.client_id, request.query.limit, request.query.cursor);
-      return { service_tokens: page.items.map(serviceTokenView), next_cursor: page.nextCursor };
-    },
-  );
-
-  app.delete(
-    '/v1/platform/apps/:client_id/service-tokens/:token_id',
-    {
-      preHandler: admin,
-      schema: {
-        tags: ['Service tokens'],
-        summary: 'Revoke a service token',
-        description: 'The token stops working at once, on every Tessera process.',
-        security,
-        params: ServiceTokenParams,
-        response: { 204: { type: 'null', description: 'Revoked' }, ...errors },
-      },
-    },
-    async (request, reply) => {
-      await platform.revokeServiceToken(request.em, actorOf(request), request.params.client_id, request.params.token_id);
-      return reply.code(204).send();
-    },
-  );
+export function registerPlatformRoutes(app: FastifyInstance, deps: PlatformRouteDeps): void {
+  registerAppRoutes(app, deps);
+  registerUserRoutes(app, deps);
+  registerAuditRoutes(app, deps);
 }

@@ -1,27 +1,9 @@
 // Request and response shapes of /v1/platform/* (field names exactly as the public contract spells them).
 import { Type, type Static } from '@sinclair/typebox';
+import { NextCursor, stringEnum, Timestamp } from '../http/schemas.js';
+import { MIN_PASSWORD_LENGTH } from '../tenancy/service.js';
 
-/** A plain JSON Schema `enum` (one clear error message), typed as the union of its values. */
-function stringEnum<T extends string>(values: readonly T[], options: { description?: string } = {}) {
-  return Type.Unsafe<T>({ type: 'string', enum: [...values], ...options });
-}
-
-const Timestamp = Type.String({ format: 'date-time', examples: ['2026-03-24T10:00:00Z'] });
 const ScopeName = Type.String({ minLength: 1, maxLength: 100, pattern: '^[a-z][a-z0-9_.-]*(:[a-z0-9_.-]+)*$' });
-
-export const ErrorBody = Type.Object(
-  { error: Type.String(), error_description: Type.String() },
-  { $id: 'Error', description: 'Every error: a stable code and a sentence naming what is wrong' },
-);
-
-export const Pagination = Type.Object(
-  {
-    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-    cursor: Type.Optional(Type.String({ maxLength: 500 })),
-  },
-  { additionalProperties: false },
-);
-export type Pagination = Static<typeof Pagination>;
 
 export const ClientIdParams = Type.Object({ client_id: Type.String({ maxLength: 100 }) });
 export type ClientIdParams = Static<typeof ClientIdParams>;
@@ -75,7 +57,7 @@ export const CreatedApp = Type.Composite([
   }),
 ]);
 
-export const AppList = Type.Object({ apps: Type.Array(AppView), next_cursor: Type.Union([Type.String(), Type.Null()]) });
+export const AppList = Type.Object({ apps: Type.Array(AppView), next_cursor: NextCursor });
 
 export const GovernancePatch = Type.Object(
   {
@@ -139,8 +121,51 @@ export const ServiceTokenView = Type.Object({
 
 export const ServiceTokenList = Type.Object({
   service_tokens: Type.Array(ServiceTokenView),
-  next_cursor: Type.Union([Type.String(), Type.Null()]),
+  next_cursor: NextCursor,
 });
 
 export const ServiceTokenParams = Type.Object({ client_id: Type.String({ maxLength: 100 }), token_id: Type.String({ maxLength: 100 }) });
 export type ServiceTokenParams = Static<typeof ServiceTokenParams>;
+
+export const UserView = Type.Object({
+  id: Type.String(),
+  email: Type.String(),
+  roles: Type.Array(Type.String()),
+  created_at: Timestamp,
+});
+
+export const NewUserBody = Type.Object(
+  {
+    email: Type.String({ minLength: 3, maxLength: 320 }),
+    password: Type.String({ minLength: MIN_PASSWORD_LENGTH, maxLength: 1024 }),
+    roles: Type.Array(stringEnum(['admin', 'member'] as const), { uniqueItems: true, default: ['member'] }),
+  },
+  { additionalProperties: false },
+);
+
+export const UserList = Type.Object({ users: Type.Array(UserView), next_cursor: NextCursor });
+
+export const AuditQuery = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 100, default: 50 }),
+    cursor: Type.Optional(Type.String({ maxLength: 500 })),
+    action: Type.Optional(Type.String({ maxLength: 100 })),
+    target_id: Type.Optional(Type.String({ maxLength: 100 })),
+  },
+  { additionalProperties: false },
+);
+
+export const AuditEventList = Type.Object({
+  events: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      actor: Type.String(),
+      action: Type.String(),
+      target_type: Type.String(),
+      target_id: Type.String(),
+      details: Type.Record(Type.String(), Type.Unknown()),
+      created_at: Timestamp,
+    }),
+  ),
+  next_cursor: NextCursor,
+});

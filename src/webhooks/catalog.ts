@@ -1,6 +1,9 @@
 // The published event catalog: what can be subscribed to, and the scope that reads each event.
+export const EVENT_TYPES = ['incident.created', 'incident.updated', 'incident.closed'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
 export interface EventDefinition {
-  type: string;
+  type: EventType;
   description: string;
   /** Subscribing needs the scope that reads what the event carries. */
   scope: string;

@@ -68,3 +68,19 @@ export const WebhookAttempt = defineEntity({
   },
 });
 export type WebhookAttempt = InferEntity<typeof WebhookAttempt>;
+
+/** An event of the outbox: what happened, written in the same statement as the change it describes. */
+export const DomainEvent = defineEntity({
+  name: 'DomainEvent',
+  tableName: 'domain_events',
+  properties: {
+    id: p.string().primary(),
+    tenantId: p.string(),
+    type: p.string(),
+    data: p.json<Record<string, unknown>>(),
+    createdAt: p.datetime(),
+    /** When the event was fanned out to the tenant's subscriptions. */
+    dispatchedAt: p.datetime().nullable(),
+  },
+});
+export type DomainEvent = InferEntity<typeof DomainEvent>;

@@ -4,16 +4,11 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { authenticate, requireTenant } from '../http/auth.js';
 import { isoSeconds } from '../http/pagination.js';
+import { bearerSecurity as security, errorResponses as errors, Nullable, Timestamp } from '../http/schemas.js';
 import type { TokenService } from '../keys/tokens.js';
-import { ErrorBody } from '../platform/schemas.js';
 import { EVENT_CATALOG } from './catalog.js';
-import type { WebhookAttempt, WebhookDelivery, WebhookSubscription } from './entities.js';
-import type { WebhookService } from './service.js';
+import type { DeliveryStatus, SubscriptionService, WebhookAttempt, WebhookDelivery, WebhookSubscription } from './subscriptions.js';
 
-const Timestamp = Type.String({ format: 'date-time' });
-const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
-const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody };
-const security = [{ bearerAuth: [] }];
 const tags = ['Webhooks'];
 
 const WebhookView = Type.Object({
@@ -68,14 +63,14 @@ const DeliveryView = Type.Object({
 
 const Queued = Type.Object({ delivery_id: Type.String(), status: Type.Literal('queued') });
 
-function webhookView(w: WebhookSubscription) {
+function webhookView(w: WebhookSubscription, now: Date) {
   return {
     id: w.id,
     url: w.url,
     events: w.events,
     enabled: w.enabled,
     disabled_reason: w.disabledReason ?? null,
-    previous_secret_expires_at: w.previousSecretExpiresAt && w.previousSecretExpiresAt > new Date() ? isoSeconds(w.previousSecretExpiresAt) : null,
+    previous_secret_expires_at: w.previousSecretExpiresAt && w.previousSecretExpiresAt > now ? isoSeconds(w.previousSecretExpiresAt) : null,
     created_at: isoSeconds(w.createdAt),
     updated_at: isoSeconds(w.updatedAt),
   };
@@ -107,9 +102,10 @@ function attemptView(a: WebhookAttempt) {
   };
 }
 
-export function registerWebhookRoutes(root: FastifyInstance, webhooks: WebhookService, tokens: TokenService): void {
+export function registerWebhookRoutes(root: FastifyInstance, webhooks: SubscriptionService, tokens: TokenService): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const preHandler = [authenticate(tokens), requireTenant];
+  const view = (w: WebhookSubscription) => webhookView(w, webhooks.now());
 
   app.get(
     '/v1/webhooks/event-types',
@@ -133,7 +129,7 @@ export function registerWebhookRoutes(root: FastifyInstance, webhooks: WebhookSe
     },
     async (request, reply) => {
       const { subscription, secret } = await webhooks.create(request.em, request.principal!, request.body);
-      return reply.code(201).send({ ...webhookView(subscription), ...(secret ? { secret } : {}) });
+      return reply.code(201).send({ ...view(subscription), ...(secret ? { secret } : {}) });
     },
   );
 
@@ -151,14 +147,14 @@ export function registerWebhookRoutes(root: FastifyInstance, webhooks: WebhookSe
     },
     async (request) => {
       const page = await webhooks.list(request.em, request.principal!, request.query.limit, request.query.cursor);
-      return { webhooks: page.items.map(webhookView), next_cursor: page.nextCursor };
+      return { webhooks: page.items.map(view), next_cursor: page.nextCursor };
     },
   );
 
   app.get(
     '/v1/webhooks/:webhook_id',
     { preHandler, schema: { tags, security, summary: 'Inspect a webhook', params: WebhookParams, response: { 200: WebhookView, ...errors } } },
-    async (request) => webhookView(await webhooks.get(request.em, request.principal!, request.params.webhook_id)),
+    async (request) => view(await webhooks.get(request.em, request.principal!, request.params.webhook_id)),
   );
 
   app.put(
@@ -175,7 +171,7 @@ export function registerWebhookRoutes(root: FastifyInstance, webhooks: WebhookSe
         response: { 200: WebhookView, ...errors },
       },
     },
-    async (request) => webhookView(await webhooks.update(request.em, request.principal!, request.params.webhook_id, request.body)),
+    async (request) => view(await webhooks.update(request.em, request.principal!, request.params.webhook_id, request.body)),
   );
 
   app.delete(
@@ -202,7 +198,7 @@ export function registerWebhookRoutes(root: FastifyInstance, webhooks: WebhookSe
     },
     async (request) => {
       const { status, limit, cursor } = request.query;
-      const page = await webhooks.deliveries(request.em, request.principal!, request.params.webhook_id, status as WebhookDelivery['status'] | undefined, limit, cursor);
+      const page = await webhooks.deliveries(request.em, request.principal!, request.params.webhook_id, status as DeliveryStatus | undefined, limit, cursor);
       return { deliveries: page.items.map(deliveryView), next_cursor: page.nextCursor };
     },
   );

@@ -12,14 +12,14 @@ export function generateSecret(): string {
   return `${PREFIX}${randomBytes(32).toString('base64')}`;
 }
 
-/** Why a caller-chosen secret is refused, or null when it is fine. */
+/** What is wrong with a caller-chosen secret ("must look like ..."), or null when it is fine. */
 export function secretProblem(secret: string): string | null {
-  if (!secret.startsWith(PREFIX)) return `secret must look like ${PREFIX}<base64 of 24 to 64 random bytes>`;
+  if (!secret.startsWith(PREFIX)) return `must look like ${PREFIX}<base64 of 24 to 64 random bytes>`;
   const raw = secret.slice(PREFIX.length);
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(raw)) return 'secret must be base64 after the whsec_ prefix';
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(raw)) return 'must be base64 after the whsec_ prefix';
   const bytes = Buffer.from(raw, 'base64').length;
-  if (bytes < MIN_SECRET_BYTES) return `secret is too weak: ${bytes} bytes, at least ${MIN_SECRET_BYTES} random bytes are needed`;
-  if (bytes > MAX_SECRET_BYTES) return `secret is too long: at most ${MAX_SECRET_BYTES} bytes`;
+  if (bytes < MIN_SECRET_BYTES) return `is too weak: ${bytes} bytes, at least ${MIN_SECRET_BYTES} random bytes are needed`;
+  if (bytes > MAX_SECRET_BYTES) return `is too long: at most ${MAX_SECRET_BYTES} bytes`;
   return null;
 }
 

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, print } from 'graphql';
 import { expect } from 'vitest';
-import { loadBundles } from '../../src/bundles/service.js';
-import { getSchema } from '../../src/graphql/schema.js';
+import { loadBundles } from '../../src/bundles/files.js';
+import { schema as getSchema } from '../../src/modules.js';
 import { sha256 } from '../../src/ids.js';
 import { bearer, type Harness, type TenantFixture } from './harness.js';
 import { tokenRequest } from './oauth.js';
@@ -19,7 +19,7 @@ export function operationId(bundle: string, file: string): string {
 export async function publishShippedBundles(h: Harness): Promise<void> {
   const { bundles, problems } = loadBundles(getSchema(), join(ROOT, 'operations'));
   expect(problems).toEqual([]);
-  await h.runtime.bundles.publish(bundles, 'operator');
+  await h.runtime.services.bundles.publish(bundles, 'operator');
 }
 
 export interface Partner {

@@ -5,7 +5,6 @@ import { buildApp } from '../../src/app.js';
 import { parseConfig, type Config } from '../../src/config.js';
 import { SCOPE_ADMIN, SCOPE_OPERATOR } from '../../src/http/auth.js';
 import { startRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime.js';
-import { bootstrapTenant } from '../../src/tenancy/service.js';
 import { createTestDatabase } from './databases.js';
 
 export const TEST_ISSUER = 'http://tessera.test';
@@ -56,7 +55,7 @@ export async function startHarness(overrides: Record<string, string> = {}, optio
     env,
     request: (options) => app.inject(options),
     async tenant(slug = `tenant-${++counter}-${Math.random().toString(36).slice(2, 8)}`) {
-      const { tenant, user } = await bootstrapTenant(
+      const { tenant, user } = await runtime.services.tenancy.bootstrap(
         runtime.orm.em.fork(),
         { slug, name: `Tenant ${slug}`, adminEmail: `admin@${slug}.test`, adminPassword: 'correct horse battery staple' },
         'operator',

@@ -1,14 +1,25 @@
-// The delivery worker: graphile-worker jobs in the same PostgreSQL, picked with SKIP LOCKED and woken by
-// LISTEN/NOTIFY. At-least-once: a worker killed mid-delivery leaves its jobs locked; every live worker
-// pool heartbeats, and jobs of a pool silent for WORKER_HEARTBEAT_TIMEOUT are unlocked and run again.
+// The job queue: graphile-worker in the same PostgreSQL. Modules declare their tasks (src/module.ts); a module
+// adds its jobs with plain SQL inside the transaction of the change that caused them (a transactional outbox),
+// and the runner picks them with SKIP LOCKED, woken by LISTEN/NOTIFY. At-least-once: a worker killed mid-job
+// leaves its jobs locked; every live worker pool heartbeats, and the jobs of a pool silent for
+// WORKER_HEARTBEAT_TIMEOUT are unlocked and run again.
 import { EventEmitter } from 'node:events';
-import { Logger, makeWorkerUtils, run, type Runner, type WorkerEvents, type WorkerUtils } from 'graphile-worker';
-import pg from 'pg';
-import type { Config } from '../config.js';
-import { DELIVER_TASK, DISPATCH_TASK } from './outbox.js';
-import type { WebhookService } from './service.js';
+import { Logger, makeWorkerUtils, run, type Runner, type TaskList, type WorkerEvents, type WorkerUtils } from 'graphile-worker';
+import type pg from 'pg';
 
-export class DeliveryWorker {
+/** What a module's job does with its payload (the JSON it was added with). */
+export type Tasks = Record<string, (payload: unknown) => Promise<void>>;
+
+export interface JobRunnerOptions {
+  /** Jobs run at once by this process. */
+  concurrency: number;
+  /** Seconds after which a silent worker pool's jobs run again elsewhere. */
+  heartbeatTimeout: number;
+  /** How often jobs due later (retries) are looked for, in ms; new jobs wake the runner at once. */
+  pollInterval: number;
+}
+
+export class JobRunner {
   private runner?: Runner;
   private utils?: WorkerUtils;
   /** graphile-worker 0.17 locks jobs with the id of the worker pool (`locked_by`), so pools are what beat. */
@@ -16,10 +27,10 @@ export class DeliveryWorker {
   private timer?: NodeJS.Timeout;
 
   constructor(
-    private readonly config: Config,
-    /** Shared with the delivery attempts (WebhookService); the caller owns and ends it. */
+    /** The caller owns the pool and ends it. */
     private readonly pool: pg.Pool,
-    private readonly webhooks: WebhookService,
+    private readonly tasks: Tasks,
+    private readonly options: JobRunnerOptions,
     private readonly log: (message: string, error?: unknown) => void,
   ) {}
 
@@ -32,28 +43,20 @@ export class DeliveryWorker {
     const events: WorkerEvents = new EventEmitter();
     events.on('pool:create', ({ workerPool }) => void this.poolIds.add(workerPool.id));
     events.on('pool:release', ({ pool }) => void this.poolIds.delete(pool.id));
+    const taskList: TaskList = Object.fromEntries(Object.entries(this.tasks).map(([name, task]) => [name, (payload: unknown) => task(payload)]));
     this.runner = await run({
       pgPool: this.pool,
       logger,
       events,
       // Batching (graphile-worker "performance"): jobs are fetched and locked a batch at a time and
       // completions are written together, instead of two round trips per job.
-      preset: { worker: { localQueue: { size: this.config.worker.concurrency * 2 }, completeJobBatchDelay: 0 } },
-      concurrency: this.config.worker.concurrency,
+      preset: { worker: { localQueue: { size: this.options.concurrency * 2 }, completeJobBatchDelay: 0 } },
+      concurrency: this.options.concurrency,
       noHandleSignals: true,
-      pollInterval: 2000,
-      taskList: {
-        [DELIVER_TASK]: async (payload) => {
-          const { deliveryId } = payload as { deliveryId: string };
-          await this.webhooks.attempt(deliveryId);
-        },
-        [DISPATCH_TASK]: async (payload) => {
-          const { deliveryIds } = payload as { deliveryIds: string[] };
-          await this.webhooks.dispatch(deliveryIds);
-        },
-      },
+      pollInterval: this.options.pollInterval,
+      taskList,
     });
-    const every = Math.max(500, (this.config.worker.heartbeatTimeout * 1000) / 5);
+    const every = Math.max(500, (this.options.heartbeatTimeout * 1000) / 5);
     await this.beat();
     this.timer = setInterval(() => void this.beat().catch((e) => this.log('worker heartbeat failed', e)), every);
     this.timer.unref();
@@ -61,18 +64,17 @@ export class DeliveryWorker {
 
   /** Records this process's pools as alive, and frees the jobs of pools that stopped beating. */
   private async beat(): Promise<void> {
-    const pool = this.pool;
     const ids = [...this.poolIds];
     if (ids.length) {
-      await pool.query(
+      await this.pool.query(
         `insert into worker_heartbeats (worker_id, last_seen) select id, now() from unnest($1::text[]) as id
          on conflict (worker_id) do update set last_seen = now()`,
         [ids],
       );
     }
-    const { rows } = await pool.query<{ worker_id: string }>(
+    const { rows } = await this.pool.query<{ worker_id: string }>(
       `delete from worker_heartbeats where last_seen < now() - make_interval(secs => $1) and not (worker_id = any($2::text[])) returning worker_id`,
-      [this.config.worker.heartbeatTimeout, ids],
+      [this.options.heartbeatTimeout, ids],
     );
     if (rows.length) {
       this.log(`unlocking jobs of ${rows.length} worker pool(s) that stopped without finishing`);

@@ -1,0 +1,17 @@
+// The audit module: the audit log's table and the service every other module records its admin actions with.
+import type { FeatureModule } from '../module.js';
+import { AuditEvent } from './entities.js';
+import { AuditService } from './service.js';
+
+declare module '../module.js' {
+  interface Services {
+    audit: AuditService;
+  }
+}
+
+export const auditModule: FeatureModule = {
+  name: 'audit',
+  entities: [AuditEvent],
+  tenantOwned: [AuditEvent],
+  create: (core) => ({ services: { audit: new AuditService(core.clock) } }),
+};

@@ -1,0 +1,57 @@
+// The bundles module: curated operation bundles, their releases and assignments (operator REST under
+// /api/v1/platform/*, the CLI), the registry the GraphQL transport serves persisted operations from, and the
+// per-app call statistics.
+import type { PersistedOperationSource } from '../graphql/persisted.js';
+import type { FeatureModule } from '../module.js';
+import { AppBundle, BundleOperation, BundleVersion, OperationStat } from './entities.js';
+import { BundleRegistry, BUNDLES_CHANNEL } from './registry.js';
+import { BundleReleases } from './releases.js';
+import { registerBundleRoutes } from './routes.js';
+import { OperationStats } from './stats.js';
+
+declare module '../module.js' {
+  interface Services {
+    bundles: BundleReleases;
+    bundleRegistry: BundleRegistry;
+    operationStats: OperationStats;
+    /** What the GraphQL transport runs: the operations each app's bundles hold. */
+    persistedOperations: PersistedOperationSource;
+  }
+}
+
+const STATS_FLUSH_MS = 5_000;
+
+export const bundlesModule: FeatureModule = {
+  name: 'bundles',
+  entities: [BundleVersion, BundleOperation, AppBundle, OperationStat],
+  tenantOwned: [],
+  create(core, { audit, clients }) {
+    const registry = new BundleRegistry(core.orm, core.schema, core.log);
+    const stats = new OperationStats(core.orm, core.clock);
+    const releases = new BundleReleases(core.orm, registry, audit, core.clock);
+    const persistedOperations: PersistedOperationSource = {
+      lookup: (appId, operationId) => registry.lookup(appId, operationId),
+      onLoad: (listener) => registry.onLoad(listener),
+      recordCall: (...call) => stats.recordCall(...call),
+    };
+    const flushQuietly = () => stats.flush().catch((e) => core.log('operation stats flush failed', e));
+    let timer: NodeJS.Timeout | undefined;
+    return {
+      services: { bundles: releases, bundleRegistry: registry, operationStats: stats, persistedOperations },
+      routes: (app) => registerBundleRoutes(app, { releases, stats, clients, tokens: core.tokens }),
+      channels: { [BUNDLES_CHANNEL]: () => registry.reloadQuietly() },
+      reconnected: () => registry.reloadQuietly(),
+      async start({ background }) {
+        if (background) {
+          timer = setInterval(() => void flushQuietly(), STATS_FLUSH_MS);
+          timer.unref();
+        }
+        await registry.reload();
+      },
+      async stop() {
+        clearInterval(timer);
+        await flushQuietly();
+      },
+    };
+  },
+};

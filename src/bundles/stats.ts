@@ -1,0 +1,70 @@
+// Call statistics per app and operation: counted in memory on every executed call and added to the table every
+// few seconds, so a request writes nothing.
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Clock } from '../clock.js';
+import type { PersistedOperation } from '../graphql/persisted.js';
+import { OperationStat } from './entities.js';
+
+interface StatDelta {
+  tenantId: string;
+  name: string;
+  calls: number;
+  errors: number;
+  totalMs: number;
+  last: Date;
+}
+
+export class OperationStats {
+  private pending = new Map<string, StatDelta>();
+
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly clock: Clock,
+  ) {}
+
+  recordCall(appId: string, tenantId: string, operation: PersistedOperation, ms: number, failed: boolean): void {
+    const key = `${appId} ${operation.id}`;
+    const now = new Date(this.clock.now());
+    const delta = this.pending.get(key) ?? { tenantId, name: operation.name, calls: 0, errors: 0, totalMs: 0, last: now };
+    delta.calls += 1;
+    delta.errors += failed ? 1 : 0;
+    delta.totalMs += ms;
+    delta.last = now;
+    this.pending.set(key, delta);
+  }
+
+  /** Adds the counts so far to the table. */
+  async flush(): Promise<void> {
+    if (!this.pending.size) return;
+    const pending = this.pending;
+    this.pending = new Map();
+    const em = this.orm.em.fork();
+    for (const [key, d] of pending) {
+      const [appId, operationId] = key.split(' ');
+      await em.execute(
+        `insert into operation_stats (app_id, operation_id, tenant_id, operation_name, calls, errors, total_ms, last_called_at)
+         values (?, ?, ?, ?, ?, ?, ?, ?)
+         on conflict (app_id, operation_id) do update set calls = operation_stats.calls + excluded.calls,
+           errors = operation_stats.errors + excluded.errors, total_ms = operation_stats.total_ms + excluded.total_ms,
+           last_called_at = greatest(operation_stats.last_called_at, excluded.last_called_at)`,
+        [appId, operationId, d.tenantId, d.name, d.calls, d.errors, d.totalMs, d.last],
+      );
+    }
+  }
+
+  /** Calls, errors and mean latency per app and operation, most called first; of one app with `appId`. */
+  async list(appId?: string) {
+    await this.flush();
+    const rows = await this.orm.em.fork().find(OperationStat, appId ? { appId } : {}, { orderBy: { calls: 'desc' } });
+    return rows.map((r) => ({
+      client_id: r.appId,
+      tenant_id: r.tenantId,
+      operation_id: r.operationId,
+      operation_name: r.operationName,
+      calls: r.calls,
+      errors: r.errors,
+      mean_latency_ms: r.calls ? Math.round((Number(r.totalMs) / Number(r.calls)) * 100) / 100 : 0,
+      last_called_at: r.lastCalledAt.toISOString(),
+    }));
+  }
+}

@@ -1,0 +1,104 @@
+// runCli(argv, io): the operator CLI as a function, so that tests run it in process; src/cli/index.ts runs it
+// for `npm run cli -- <command>`. Same configuration as the server (read from io.env).
+import { parseArgs } from 'node:util';
+import { ConfigError, parseConfig } from '../config.js';
+import { TesseraError } from '../errors.js';
+import { SCOPE_ADMIN, SCOPE_OPERATOR } from '../http/auth.js';
+import { CheckFailed, UsageError, type Command } from './command.js';
+import { keyCommands } from './keys.js';
+import { operationCommands } from './operations.js';
+import { tenantCommands } from './tenants.js';
+
+export interface CliIo {
+  env: Record<string, string | undefined>;
+  /** Where `operations/` is read from. */
+  cwd: string;
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+export const USAGE = `Usage: npm run cli -- <command> [options] [--json]
+
+Commands:
+  bootstrap --tenant <slug> --name <name> --admin-email <email> [--admin-password <pw>]
+      Create a tenant and its first admin user; prints an admin access token.
+  admin-token --tenant <slug> --email <email> [--ttl <seconds>]
+      Mint a tenant-admin access token (scope ${SCOPE_ADMIN}).
+  operator-token [--ttl <seconds>]
+      Mint an operator access token (scope ${SCOPE_OPERATOR}, all tenants).
+  keys list
+      Show signing keys and their state (next, active, retired, expired).
+  keys rotate
+      Promote the next key to signing; the old key stays published until its tokens expire.
+  operations check
+      Validate every operation in operations/ against the current schema (no database needed).
+  operations publish
+      Store new bundle versions; a published version never changes.
+  operations manifest <bundle> [--version <v>]
+      Print what a client needs: an Apollo persisted-query manifest and a documentId map.
+  operations assign <bundle> <client_id>
+  operations unassign <bundle> <client_id>
+      Let an app run a bundle's operations, or stop it; effective at once on every server.
+`;
+
+const commands: Record<string, Command> = { ...tenantCommands, ...keyCommands, ...operationCommands };
+
+/** `keys rotate` and `operations check` are two words; every other command one. */
+function commandName(argv: string[]): string | undefined {
+  const words = argv.filter((a) => !a.startsWith('-'));
+  return words[0] === 'keys' || words[0] === 'operations' ? `${words[0]} ${words[1] ?? ''}`.trim() : words[0];
+}
+
+function format(result: Record<string, unknown> | Record<string, unknown>[], json: boolean): string {
+  if (json) return `${JSON.stringify(result, null, 2)}\n`;
+  if (Array.isArray(result)) return result.map((row) => `${Object.entries(row).map(([k, v]) => `${k}=${v ?? '-'}`).join('  ')}\n`).join('');
+  return Object.entries(result)
+    .map(([key, value]) => `${key}: ${typeof value === 'object' && value !== null ? JSON.stringify(value, null, 2) : value}\n`)
+    .join('');
+}
+
+/** Runs one command; answers its exit code: 0 done, 1 failed, 2 bad arguments (nothing done). */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const name = commandName(argv);
+  if (!name || name === 'help' || argv.includes('--help')) {
+    io.stdout(USAGE);
+    return name ? 0 : 2;
+  }
+  try {
+    const command = commands[name];
+    if (!command) throw new UsageError(`unknown command: ${name}`);
+    const { values, positionals } = parseArgs({ args: argv, options: { ...command.options, json: { type: 'boolean' } }, allowPositionals: true, strict: true });
+    const expected = command.args ?? [];
+    const args = positionals.slice(name.split(' ').length);
+    if (args.length < expected.length) throw new UsageError(`${name} needs ${expected.map((a) => `<${a}>`).join(' ')}`);
+    if (args.length > expected.length) throw new UsageError(`unexpected argument: ${args.slice(expected.length).join(' ')}`);
+    const context = { config: parseConfig(io.env), cwd: io.cwd };
+    command.check?.(values, context);
+    io.stdout(format(await command.run(values, context, args), values.json === true));
+    return 0;
+  } catch (error) {
+    return reportError(error, io);
+  }
+}
+
+function reportError(error: unknown, io: CliIo): number {
+  if (error instanceof UsageError || (error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
+    io.stderr(`error: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (error instanceof CheckFailed) {
+    io.stderr(`operations check failed:\n${error.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+    return 1;
+  }
+  if (error instanceof ConfigError) {
+    io.stderr(`${error.message}\n`);
+    return 2;
+  }
+  if (error instanceof TesseraError) {
+    io.stderr(`error: ${error.description}\n`);
+    // A duplicate slug or an unknown tenant is the caller's mistake, like any other bad argument.
+    return error.status < 500 ? 2 : 1;
+  }
+  io.stderr(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+  return 1;
+}

@@ -1,0 +1,81 @@
+// bootstrap, admin-token, operator-token: a tenant and its first admin, and the tokens an operator mints.
+import { randomBytes } from 'node:crypto';
+import { SCOPE_ADMIN, SCOPE_OPERATOR } from '../http/auth.js';
+import type { Runtime } from '../runtime.js';
+import { checkNewTenant } from '../tenancy/service.js';
+import { required, UsageError, type Command, type Values } from './command.js';
+import { withRuntime } from './runtime.js';
+
+/** The client_id of tokens the CLI mints. */
+const CLI_CLIENT_ID = 'tessera-cli';
+
+function ttl(values: Values, fallback: number, max: number): number {
+  if (values.ttl === undefined) return fallback;
+  const seconds = Number(values.ttl);
+  if (!Number.isInteger(seconds) || seconds < 60 || seconds > max) throw new UsageError(`--ttl must be a whole number of seconds from 60 to ${max}`);
+  return seconds;
+}
+
+function adminToken(runtime: Runtime, tenantId: string, userId: string, ttlSeconds: number) {
+  return runtime.tokens.issue({ subject: userId, clientId: CLI_CLIENT_ID, scopes: [SCOPE_ADMIN], tenantId, ttlSeconds });
+}
+
+export const tenantCommands: Record<string, Command> = {
+  bootstrap: {
+    options: { tenant: { type: 'string' }, name: { type: 'string' }, 'admin-email': { type: 'string' }, 'admin-password': { type: 'string' } },
+    check(values) {
+      const problems = checkNewTenant({
+        slug: required(values, 'tenant'),
+        name: required(values, 'name'),
+        adminEmail: required(values, 'admin-email'),
+        adminPassword: typeof values['admin-password'] === 'string' ? values['admin-password'] : 'x'.repeat(32),
+      });
+      if (problems.length) throw new UsageError(problems.join('\n'));
+    },
+    async run(values, { config }) {
+      const password = typeof values['admin-password'] === 'string' ? values['admin-password'] : randomBytes(18).toString('base64url');
+      return withRuntime(config, async (runtime) => {
+        const input = { slug: values.tenant as string, name: values.name as string, adminEmail: values['admin-email'] as string, adminPassword: password };
+        const { tenant, user } = await runtime.services.tenancy.bootstrap(runtime.orm.em.fork(), input, 'operator');
+        const issued = await adminToken(runtime, tenant.id, user.id, config.tokens.accessTtl);
+        return {
+          tenant_id: tenant.id,
+          tenant_slug: tenant.slug,
+          admin_user_id: user.id,
+          admin_email: user.email,
+          admin_password: password,
+          admin_access_token: issued.token,
+        };
+      });
+    },
+  },
+  'admin-token': {
+    options: { tenant: { type: 'string' }, email: { type: 'string' }, ttl: { type: 'string' } },
+    check(values, { config }) {
+      required(values, 'tenant');
+      required(values, 'email');
+      ttl(values, config.tokens.accessTtl, config.tokens.adminMaxTtl);
+    },
+    async run(values, { config }) {
+      return withRuntime(config, async (runtime) => {
+        const { tenant, user } = await runtime.services.tenancy.findTenantUser(runtime.orm.em.fork(), values.tenant as string, values.email as string);
+        if (!user.roles.includes('admin')) throw new UsageError(`${user.email} is not an admin of ${tenant.slug}`);
+        const issued = await adminToken(runtime, tenant.id, user.id, ttl(values, config.tokens.accessTtl, config.tokens.adminMaxTtl));
+        return { tenant_id: tenant.id, user_id: user.id, access_token: issued.token, expires_at: issued.expiresAt.toISOString() };
+      });
+    },
+  },
+  'operator-token': {
+    options: { ttl: { type: 'string' } },
+    check(values, { config }) {
+      ttl(values, config.tokens.accessTtl, config.tokens.adminMaxTtl);
+    },
+    async run(values, { config }) {
+      return withRuntime(config, async (runtime) => {
+        const ttlSeconds = ttl(values, config.tokens.accessTtl, config.tokens.adminMaxTtl);
+        const issued = await runtime.tokens.issue({ subject: 'operator', clientId: CLI_CLIENT_ID, scopes: [SCOPE_OPERATOR], tenantId: null, ttlSeconds });
+        return { access_token: issued.token, expires_at: issued.expiresAt.toISOString() };
+      });
+    },
+  },
+};

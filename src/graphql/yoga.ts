@@ -1,0 +1,156 @@
+// graphql-yoga for /graphql: only the persisted operations of the calling app's bundles, for the tenant named by
+// X-Tenant-ID (which must be the token's), with introspection off, graphql-armor limits, no batching and masked
+// errors. It answers every request the precompiled path leaves to it, refusals and edge cases included.
+import { EnvelopArmor } from '@escape.tech/graphql-armor';
+import { useGenericAuth } from '@envelop/generic-auth';
+import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import { GraphQLError, NoSchemaIntrospectionCustomRule, type GraphQLSchema } from 'graphql';
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { GraphQLCode } from '../errors.js';
+import type { GraphQLContext } from './builder.js';
+import { MAX_TOKENS, persistedOperationId, type PersistedOperation } from './persisted.js';
+import type { PersistedTransport } from './precompiled.js';
+import type { Caller } from './transport.js';
+
+export type TesseraYoga = YogaServerInstance<{ req: FastifyRequest; reply: FastifyReply }, GraphQLContext>;
+
+/** Per Yoga request: the caller, identified once, and the persisted operation it named. */
+class RequestState {
+  private readonly callers = new WeakMap<Request, Promise<Caller>>();
+  readonly operations = new WeakMap<Request, PersistedOperation>();
+
+  constructor(private readonly transport: PersistedTransport<Caller>) {}
+
+  caller(request: Request): Promise<Caller> {
+    let caller = this.callers.get(request);
+    if (!caller) {
+      caller = this.transport.identify(request.headers.get('authorization'), request.headers.get('x-tenant-id'));
+      this.callers.set(request, caller);
+    }
+    return caller;
+  }
+}
+
+/** The id from the params Yoga parsed; a GET `?documentId=` is read from the request URL. */
+function extractOperationId(params: { extensions?: Record<string, unknown> } & Record<string, unknown>, request: Request): string | null {
+  const documentId = typeof params.documentId === 'string' ? params.documentId : new URL(request.url).searchParams.get('documentId');
+  return persistedOperationId({ ...params, documentId });
+}
+
+/** Authentication comes first: no answer about operations to an unauthenticated caller. */
+function authenticateFirst(state: RequestState): Plugin {
+  return {
+    async onParams({ request }) {
+      await state.caller(request);
+    },
+  };
+}
+
+function persistedOnly(state: RequestState, transport: PersistedTransport<Caller>): Plugin {
+  return usePersistedOperations({
+    extractPersistedOperationId: extractOperationId as never,
+    async getPersistedOperation(key, request) {
+      const operation = transport.operationFor(await state.caller(request), key);
+      if (!operation) return null;
+      state.operations.set(request, operation);
+      return operation.document;
+    },
+    customErrors: {
+      persistedQueryOnly: {
+        message: 'only persisted operations are accepted: send documentId (sha256:<hex>) or extensions.persistedQuery',
+        extensions: { code: GraphQLCode.persistedQueryOnly, http: { status: 400 } },
+      },
+      notFound: {
+        message: 'the operation is not in the persisted operation list of this app',
+        extensions: { code: GraphQLCode.persistedQueryNotInList, http: { status: 404 } },
+      },
+      keyNotFound: {
+        message: 'a persisted operation id is required: send documentId (sha256:<hex>) or extensions.persistedQuery',
+        extensions: { code: GraphQLCode.persistedQueryIdRequired, http: { status: 400 } },
+      },
+    },
+  });
+}
+
+/** Counts each executed persisted operation for its app (calls, errors, latency). */
+function operationStats(state: RequestState, transport: PersistedTransport<Caller>): Plugin<GraphQLContext & { request: Request }> {
+  return {
+    onExecute({ args }) {
+      const context = args.contextValue as GraphQLContext & { request: Request };
+      const operation = state.operations.get(context.request);
+      if (!operation) return;
+      const started = performance.now();
+      return {
+        onExecuteDone({ result }) {
+          const failed = 'errors' in result && Array.isArray(result.errors) && result.errors.length > 0;
+          transport.recordCall(context, operation, performance.now() - started, failed);
+        },
+      };
+    },
+  };
+}
+
+const noIntrospection: Plugin = {
+  onValidate({ addValidationRule }) {
+    addValidationRule(NoSchemaIntrospectionCustomRule);
+  },
+};
+
+/**
+ * graphql-armor throws its rejections out of validation; here they become validation errors like any other, so
+ * Yoga answers them as GraphQL over HTTP says: GRAPHQL_VALIDATION_FAILED, and 400 for
+ * application/graphql-response+json (200 for legacy application/json clients).
+ */
+const validationFailures: Plugin = {
+  onValidate({ validateFn, setValidationFn }) {
+    setValidationFn((...args: Parameters<typeof validateFn>) => {
+      try {
+        return validateFn(...args);
+      } catch (error) {
+        if (error instanceof GraphQLError) return [error];
+        throw error;
+      }
+    });
+  },
+};
+
+const armor = new EnvelopArmor({
+  maxDepth: { n: 8 },
+  maxAliases: { n: 5 },
+  maxDirectives: { n: 10 },
+  maxTokens: { n: MAX_TOKENS },
+  costLimit: { maxCost: 5000 },
+  blockFieldSuggestion: { enabled: true },
+});
+
+export function createTesseraYoga(schema: GraphQLSchema, transport: PersistedTransport<Caller>, log: FastifyBaseLogger): TesseraYoga {
+  const state = new RequestState(transport);
+  return createYoga<{ req: FastifyRequest; reply: FastifyReply }, GraphQLContext>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    graphiql: false,
+    landingPage: false,
+    batching: false,
+    extraParamNames: ['documentId'],
+    logging: {
+      debug: (...a) => log.debug(a),
+      info: (...a) => log.info(a),
+      warn: (...a) => log.warn(a),
+      error: (...a) => log.error(a),
+    },
+    maskedErrors: { maskError: (error, message) => transport.maskError(error, message) },
+    plugins: [
+      authenticateFirst(state),
+      persistedOnly(state, transport),
+      // The verifier's answer as the context's current user. Rejection already happened in authenticateFirst,
+      // so 'resolve-only' spares a walk over every document on every request.
+      useGenericAuth<Caller, GraphQLContext & { request: Request }>({ mode: 'resolve-only', resolveUserFn: (context) => state.caller(context.request) }),
+      noIntrospection,
+      ...armor.protect().plugins,
+      validationFailures,
+      operationStats(state, transport),
+    ],
+    context: async ({ request }) => transport.context(await state.caller(request)),
+  });
+}

@@ -1,0 +1,75 @@
+// What a feature module declares to the rest of Tessera (DESIGN "The shape"): its tables, which of them belong to
+// one tenant, its GraphQL types, and, once built, its services, routes, jobs and notification channels.
+// src/modules.ts lists the modules; src/runtime.ts and src/app.ts iterate that list. This file names no feature.
+import type { EntitySchema, MikroORM } from '@mikro-orm/postgresql';
+import type { FastifyInstance } from 'fastify';
+import type { GraphQLSchema } from 'graphql';
+import type { LookupAddress } from 'node:dns';
+import type pg from 'pg';
+import type { Clock } from './clock.js';
+import type { Config } from './config.js';
+import type { Tasks } from './db/jobs.js';
+import type { GraphQLServices } from './graphql/builder.js';
+import type { Keyring } from './keys/keyring.js';
+import type { RevocationList } from './keys/revocations.js';
+import type { TokenService } from './keys/tokens.js';
+import type { SecretBox } from './secret-box.js';
+
+/**
+ * The services the features offer one another, by name. Each feature adds its own in its module.ts
+ * (declaration merging), and reaches another feature only through these, never through its tables.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by declaration merging
+export interface Services {}
+
+/** What every module is built on: the parts of Tessera below the features. */
+export interface Core {
+  config: Config;
+  clock: Clock;
+  orm: MikroORM;
+  databaseUrl: string;
+  box: SecretBox;
+  keyring: Keyring;
+  tokens: TokenService;
+  revocations: RevocationList;
+  /** Plain pg beside the ORM, for job bookkeeping and the hot paths written in SQL. */
+  pool: pg.Pool;
+  /** Whether this process runs jobs (roles `all` and `worker`). */
+  runsJobs: boolean;
+  /** The GraphQL schema every module's types make. */
+  schema: GraphQLSchema;
+  /** DNS for outbound connections; tests inject one to exercise the SSRF checks. */
+  resolver?: (hostname: string) => Promise<LookupAddress[]>;
+  log: (message: string, error?: unknown) => void;
+}
+
+export interface FeatureModule {
+  name: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- entities of any shape
+  entities: Array<EntitySchema<any>>;
+  /** The entities whose rows belong to one tenant: queries on them see only the request's tenant. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  tenantOwned: Array<EntitySchema<any>>;
+  /** Adds the module's types to the GraphQL schema (once, before it is built). */
+  graphql?: () => void;
+  /** Builds the module's parts from the core and the services of the modules listed before it. */
+  create(core: Core, services: Services): Feature | Promise<Feature>;
+}
+
+/** A module once built. */
+export interface Feature {
+  services?: Partial<Services>;
+  /** What the module's GraphQL resolvers reach through their context. */
+  graphql?: Partial<GraphQLServices>;
+  /** Registers the module's HTTP routes. */
+  routes?(app: FastifyInstance): void | Promise<void>;
+  /** graphile-worker tasks, run where the process runs jobs. */
+  jobs?: Tasks;
+  /** LISTEN channel -> what to do with a NOTIFY on it: how a change made by any process reaches this one. */
+  channels?: Record<string, (payload: string) => void>;
+  /** The notification connection came back: what was notified meanwhile is lost, so reload. */
+  reconnected?(): void;
+  /** Loads what the module keeps in memory, before the process serves; `background`: keep it fresh on a timer. */
+  start?(options: { background: boolean }): Promise<void>;
+  stop?(): Promise<void> | void;
+}

@@ -1,0 +1,28 @@
+// The one list of Tessera's feature modules, in the order they are built: a module may use the services of the
+// modules above it. src/runtime.ts builds them (tables, services, jobs, channels) and src/app.ts registers their
+// routes; the GraphQL schema is made of the types they add.
+import type { GraphQLSchema } from 'graphql';
+import { auditModule } from './audit/module.js';
+import { bundlesModule } from './bundles/module.js';
+import type { DataModel } from './db/orm.js';
+import { buildSchema } from './graphql/schema.js';
+import { incidentsModule } from './incidents/module.js';
+import { keyEntities } from './keys/entities.js';
+import type { FeatureModule } from './module.js';
+import { oauthModule } from './oauth/module.js';
+import { platformModule } from './platform/module.js';
+import { tenancyModule } from './tenancy/module.js';
+import { webhooksModule } from './webhooks/module.js';
+
+export const modules: FeatureModule[] = [auditModule, tenancyModule, platformModule, oauthModule, webhooksModule, incidentsModule, bundlesModule];
+
+/** Every table the ORM maps: the signing keys' (platform-wide) and each module's. */
+export const dataModel: DataModel = {
+  entities: [...keyEntities, ...modules.flatMap((m) => m.entities)],
+  tenantOwned: modules.flatMap((m) => m.tenantOwned),
+};
+
+/** The GraphQL schema of every module's types. */
+export function schema(): GraphQLSchema {
+  return buildSchema(modules.flatMap((m) => (m.graphql ? [m.graphql] : [])));
+}

@@ -1,0 +1,80 @@
+// What the grants of a user's authorization share: the tokens issued under a grant (an access token, and a
+// rotated refresh token where the client may refresh), and the end of a grant, which revokes them all
+// (RFC 6749 section 10.5, RFC 9700 sections 4.5 and 4.14).
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../../clock.js';
+import type { Config } from '../../config.js';
+import { InvalidScope } from '../../errors.js';
+import { sha256 } from '../../ids.js';
+import type { RevocationList } from '../../keys/revocations.js';
+import type { TokenService } from '../../keys/tokens.js';
+import type { App } from '../../platform/service.js';
+import { Grant, GrantAccessToken, RefreshToken } from '../entities.js';
+import type { Params } from '../params.js';
+
+export const REFRESH_PREFIX = 'trt_';
+
+/** RFC 6749 section 5.1. */
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  scope: string;
+  refresh_token?: string;
+}
+
+/** One grant type of the token endpoint: it reads its own parameters from the form. */
+export interface GrantHandler {
+  exchange(client: App, form: Params): Promise<TokenResponse>;
+}
+
+/** The scopes granted: all that are allowed when none are asked for, else exactly those asked, all allowed. */
+export function grantedScopes(requested: string[] | null, allowed: string[], limit: 'client' | 'grant' = 'client'): string[] {
+  if (requested === null) return allowed;
+  if (requested.length === 0) throw new InvalidScope('scope must name at least one scope');
+  const outside = requested.filter((s) => !allowed.includes(s));
+  if (outside.length) throw new InvalidScope(`scope not allowed for this ${limit}: ${outside.join(' ')}`);
+  return requested;
+}
+
+export class GrantTokens {
+  constructor(
+    private readonly tokens: TokenService,
+    private readonly revocations: RevocationList,
+    private readonly config: Config,
+    private readonly clock: Clock,
+  ) {}
+
+  /** An access token for the grant, remembered so that revoking the grant revokes it; a new refresh token too. */
+  async issue(em: EntityManager, app: App, grantId: string, userId: string, scopes: string[], refreshScopes = scopes): Promise<TokenResponse> {
+    const issued = await this.tokens.issue({ subject: userId, clientId: app.id, scopes, tenantId: app.tenantId, ttlSeconds: app.accessTokenTtl });
+    em.create(GrantAccessToken, { jti: issued.jti, tenantId: app.tenantId, grantId, expiresAt: issued.expiresAt });
+    const response: TokenResponse = { access_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn, scope: scopes.join(' ') };
+    if (app.grantTypes.includes('refresh_token')) {
+      const refreshToken = `${REFRESH_PREFIX}${randomBytes(32).toString('base64url')}`;
+      em.create(RefreshToken, {
+        id: sha256(refreshToken),
+        tenantId: app.tenantId,
+        appId: app.id,
+        grantId,
+        scopes: refreshScopes,
+        expiresAt: new Date(this.clock.now() + this.config.oauth.refreshTtl * 1000),
+        usedAt: null,
+      });
+      response.refresh_token = refreshToken;
+    }
+    return response;
+  }
+
+  /** Ends a grant: its refresh tokens stop at once (checked on use), its live access tokens are revoked. */
+  async revoke(em: EntityManager, grantId: string, reason: string): Promise<void> {
+    const grant = await em.findOne(Grant, { id: grantId });
+    if (!grant || grant.revokedAt) return;
+    const now = new Date(this.clock.now());
+    grant.revokedAt = now;
+    grant.revokedReason = reason;
+    const live = await em.find(GrantAccessToken, { grantId, expiresAt: { $gt: now } });
+    for (const token of live) await this.revocations.revoke(em, token.jti, token.expiresAt);
+  }
+}

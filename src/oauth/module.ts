@@ -1,0 +1,38 @@
+// The OAuth module: the authorization server's flows (authorize with sign-in and consent, the grants, revocation
+// and introspection) and its routes. It reads apps through the platform's client directory and users through
+// the tenancy service.
+import type { FeatureModule } from '../module.js';
+import { AuthorizationFlow } from './authorize.js';
+import { ClientAuthenticator } from './client-auth.js';
+import { AuthorizationCode, AuthorizationRequest, Consent, Grant, GrantAccessToken, LoginSession, LoginThrottle, RefreshToken } from './entities.js';
+import { AuthorizationCodeGrant } from './grants/authorization-code.js';
+import { ClientCredentialsGrant } from './grants/client-credentials.js';
+import { GrantTokens } from './grants/grant-tokens.js';
+import { RefreshTokenGrant } from './grants/refresh-token.js';
+import { TokenRevocation } from './revocation.js';
+import { registerOAuthRoutes } from './routes.js';
+
+const entities = [AuthorizationRequest, LoginSession, Consent, Grant, AuthorizationCode, RefreshToken, GrantAccessToken, LoginThrottle];
+
+export const oauthModule: FeatureModule = {
+  name: 'oauth',
+  entities,
+  tenantOwned: entities,
+  create(core, { clients, platform, tenancy }) {
+    const { orm, tokens, revocations, config, clock } = core;
+    const grantTokens = new GrantTokens(tokens, revocations, config, clock);
+    const deps = {
+      flow: new AuthorizationFlow(orm, clients, tenancy, config, clock),
+      clientAuth: new ClientAuthenticator(clients),
+      grants: {
+        client_credentials: new ClientCredentialsGrant(tokens),
+        authorization_code: new AuthorizationCodeGrant(orm, grantTokens, clock),
+        refresh_token: new RefreshTokenGrant(orm, grantTokens, clock),
+      },
+      revocation: new TokenRevocation(orm, tokens, revocations, grantTokens, config, clock),
+      scopes: platform.scopes,
+      config,
+    };
+    return { routes: (app) => registerOAuthRoutes(app, deps) };
+  },
+};

@@ -1,0 +1,75 @@
+// The delivery engine, run by the worker's jobs: signed POSTs (Standard Webhooks) through the SSRF-safe client,
+// their successes recorded in one statement (delivery-store.ts), each failure on its own (failures.ts: retries
+// with jitter or Retry-After, auto-disable). At-least-once, with the same `webhook-id` on every attempt.
+import type { Clock } from '../clock.js';
+import type { DeliveryStore, DeliveryTarget, Success } from './delivery-store.js';
+import type { FailedAttempt, FailureRecorder } from './failures.js';
+import { DeliveryError, type WebhookHttpClient } from './http.js';
+import type { SigningSecrets } from './secrets.js';
+import { signatureHeaders } from './signing.js';
+
+export type AttemptOutcome = 'succeeded' | 'retrying' | 'failed' | 'skipped';
+
+export class DeliveryEngine {
+  constructor(
+    private readonly store: DeliveryStore,
+    private readonly failures: FailureRecorder,
+    private readonly secrets: SigningSecrets,
+    private readonly http: WebhookHttpClient,
+    private readonly clock: Clock,
+  ) {}
+
+  /** The next attempt of one delivery: a retry, a redelivery or a test send (its own keyed job). */
+  async attempt(deliveryId: string): Promise<AttemptOutcome> {
+    const [outcome] = await this.attemptAll([deliveryId], false);
+    return outcome ?? 'skipped';
+  }
+
+  /**
+   * The first attempts of one event's deliveries (the event's dispatch job), sent concurrently. A delivery
+   * already attempted is left to its own retry job, so a dispatch job that runs again after a crash resends
+   * only what was never recorded (at-least-once, same `webhook-id`).
+   */
+  dispatch(deliveryIds: string[]): Promise<AttemptOutcome[]> {
+    return this.attemptAll(deliveryIds, true);
+  }
+
+  private async attemptAll(deliveryIds: string[], firstAttemptsOnly: boolean): Promise<AttemptOutcome[]> {
+    const targets = await this.store.targets(deliveryIds, firstAttemptsOnly);
+    const disabled = targets.filter((target) => !target.enabled).map((target) => target.id);
+    await this.store.failDisabled(disabled);
+    const enabled = targets.filter((target) => target.enabled);
+    const deadline = this.http.deadline(enabled.length);
+    const sent = await Promise.all(enabled.map((target) => this.send(target, deadline)));
+    const succeeded = sent.filter((result): result is Success => 'responseStatus' in result);
+    await this.store.recordSuccesses(succeeded);
+    const failed = await Promise.all(sent.filter((result): result is FailedAttempt => 'error' in result).map((failure) => this.failures.record(failure)));
+    return [...disabled.map(() => 'failed' as const), ...succeeded.map(() => 'succeeded' as const), ...failed];
+  }
+
+  /** One signed POST; a non-2xx answer or a network failure comes back as a FailedAttempt, never thrown. */
+  private async send(target: DeliveryTarget, deadline: AbortSignal): Promise<Success | FailedAttempt> {
+    const attemptedAt = new Date(this.clock.now());
+    const secrets = this.secrets.live(
+      {
+        id: target.webhook_id,
+        secretSealed: target.secret_sealed,
+        previousSecretSealed: target.previous_secret_sealed,
+        previousSecretExpiresAt: target.previous_secret_expires_at ? new Date(target.previous_secret_expires_at) : null,
+      },
+      attemptedAt,
+    );
+    const headers = signatureHeaders(secrets, target.event_id, target.body, attemptedAt);
+    const failure = { deliveryId: target.id, webhookId: target.webhook_id, tenantId: target.tenant_id, attemptedAt };
+    try {
+      const response = await this.http.post(target.url, headers, target.body, deadline);
+      if (response.status >= 200 && response.status < 300) {
+        return { deliveryId: target.id, attemptedAt, responseStatus: response.status, latencyMs: response.latencyMs, snippet: response.snippet };
+      }
+      return { ...failure, response, error: `the endpoint answered ${response.status}`, latencyMs: response.latencyMs };
+    } catch (e) {
+      const error = e instanceof DeliveryError ? e : new DeliveryError('network', (e as Error).message);
+      return { ...failure, error: error.message, latencyMs: error.latencyMs };
+    }
+  }
+}

@@ -1,0 +1,96 @@
+// A failed attempt, recorded through the ORM in one transaction: the attempt, the subscription's run of failures,
+// the auto-disable (a 410 Gone, or WEBHOOK_DISABLE_AFTER of nothing but failures) with its audit event, and then
+// either the delivery's retry job or its end.
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { AuditService } from '../audit/service.js';
+import type { Clock } from '../clock.js';
+import { newId } from '../ids.js';
+import { WebhookAttempt, WebhookDelivery } from './entities.js';
+import type { OutboundResponse } from './http.js';
+import { enqueueDeliveries } from './outbox.js';
+import type { RetryPolicy } from './retry-policy.js';
+
+export interface FailedAttempt {
+  deliveryId: string;
+  webhookId: string;
+  tenantId: string;
+  attemptedAt: Date;
+  response?: OutboundResponse;
+  /** Why it failed: a non-2xx answer, a timeout, a refused address... */
+  error: string;
+  latencyMs: number;
+}
+
+export class FailureRecorder {
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly retries: RetryPolicy,
+    private readonly audit: AuditService,
+    /** Seconds of nothing but failures after which a subscription is disabled. */
+    private readonly disableAfter: number,
+    private readonly clock: Clock,
+  ) {}
+
+  async record(failure: FailedAttempt): Promise<'retrying' | 'failed'> {
+    return this.orm.em.fork().transactional(async (tx) => {
+      const now = new Date(this.clock.now());
+      const row = await tx.findOneOrFail(WebhookDelivery, { id: failure.deliveryId }, { filters: false });
+      row.attempts += 1;
+      row.lastAttemptAt = failure.attemptedAt;
+      row.responseStatus = failure.response?.status ?? null;
+      row.latencyMs = failure.latencyMs;
+      row.error = failure.error;
+      row.updatedAt = now;
+      tx.create(WebhookAttempt, {
+        id: newId('att'),
+        tenantId: row.tenantId,
+        deliveryId: row.id,
+        number: row.attempts,
+        attemptedAt: failure.attemptedAt,
+        responseStatus: failure.response?.status ?? null,
+        latencyMs: failure.latencyMs,
+        error: failure.error,
+        responseSnippet: failure.response?.snippet ?? null,
+      });
+
+      const enabled = await this.stillEnabled(tx, failure, now);
+      const wait = enabled ? this.retries.wait(row.attempts, failure.response) : null;
+      if (wait === null) {
+        row.status = 'failed';
+        row.nextAttemptAt = null;
+        return 'failed' as const;
+      }
+      row.status = 'retrying';
+      row.nextAttemptAt = new Date(now.getTime() + wait);
+      await enqueueDeliveries(tx, [row.id], wait);
+      return 'retrying' as const;
+    });
+  }
+
+  /** Whether the subscription survives this failure: a 410, or a run of failures long enough, disables it. */
+  private async stillEnabled(em: EntityManager, failure: FailedAttempt, now: Date): Promise<boolean> {
+    // Atomic bookkeeping, no row lock held: concurrent attempts see one start of the failure run.
+    const [state] = await em.execute<Array<{ failing_since: Date; enabled: boolean }>>(
+      'update webhook_subscriptions set failing_since = coalesce(failing_since, ?) where id = ? returning failing_since, enabled',
+      [failure.attemptedAt, failure.webhookId],
+    );
+    if (!state?.enabled) return false;
+    // 410 Gone: the receiver says the endpoint is gone for good (Svix, Standard Webhooks).
+    if (failure.response?.status === 410) return !(await this.disable(em, failure, 'the endpoint answered 410 Gone', now));
+    if (now.getTime() - new Date(state.failing_since).getTime() >= this.disableAfter * 1000) {
+      return !(await this.disable(em, failure, `every delivery failed for ${Math.round(this.disableAfter / 86_400)} day(s)`, now));
+    }
+    return true;
+  }
+
+  /** Disables once (whoever gets there first writes the audit event); true if this call disabled it. */
+  private async disable(em: EntityManager, failure: FailedAttempt, reason: string, now: Date): Promise<boolean> {
+    const changed: unknown[] = await em.execute(
+      'update webhook_subscriptions set enabled = false, disabled_reason = ?, updated_at = ? where id = ? and enabled returning id',
+      [reason, now, failure.webhookId],
+    );
+    if (!changed.length) return false;
+    this.audit.record(em, { tenantId: failure.tenantId, actor: 'system', action: 'webhook.disabled', targetType: 'webhook', targetId: failure.webhookId, details: { reason } });
+    return true;
+  }
+}

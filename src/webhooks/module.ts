@@ -1,0 +1,50 @@
+// The webhooks module: subscriptions (REST and GraphQL), the event outbox other modules write their events to,
+// and the delivery engine its jobs run (where the process runs jobs).
+import type { FeatureModule } from '../module.js';
+import { DeliveryStore } from './delivery-store.js';
+import { DeliveryEngine } from './engine.js';
+import { DomainEvent, WebhookAttempt, WebhookDelivery, WebhookSubscription } from './entities.js';
+import { FailureRecorder } from './failures.js';
+import { addWebhookTypes } from './graphql.js';
+import { WebhookHttpClient } from './http.js';
+import { DELIVER_TASK, DISPATCH_TASK, EventOutbox } from './outbox.js';
+import { RetryPolicy } from './retry-policy.js';
+import { registerWebhookRoutes } from './routes.js';
+import { SigningSecrets } from './secrets.js';
+import { SubscriptionService } from './subscriptions.js';
+
+declare module '../module.js' {
+  interface Services {
+    /** Where other modules write the events of their changes. */
+    events: EventOutbox;
+    webhooks: SubscriptionService;
+    deliveries: DeliveryEngine;
+  }
+}
+
+const entities = [DomainEvent, WebhookSubscription, WebhookDelivery, WebhookAttempt];
+
+export const webhooksModule: FeatureModule = {
+  name: 'webhooks',
+  entities,
+  tenantOwned: entities,
+  graphql: addWebhookTypes,
+  create(core, { audit }) {
+    const { config, clock } = core;
+    const http = new WebhookHttpClient({ allowedNetworks: config.webhooks.allowedNetworks, timeoutMs: config.webhooks.timeoutMs, resolver: core.resolver });
+    const secrets = new SigningSecrets(core.box);
+    const webhooks = new SubscriptionService(secrets, http, audit, config, clock);
+    const failures = new FailureRecorder(core.orm, new RetryPolicy(config.webhooks.retrySchedule, clock), audit, config.webhooks.disableAfter, clock);
+    const deliveries = new DeliveryEngine(new DeliveryStore(core.pool), failures, secrets, http, clock);
+    return {
+      services: { events: new EventOutbox(clock), webhooks, deliveries },
+      graphql: { webhooks },
+      routes: (app) => registerWebhookRoutes(app, webhooks, core.tokens),
+      jobs: {
+        [DELIVER_TASK]: async (payload) => void (await deliveries.attempt((payload as { deliveryId: string }).deliveryId)),
+        [DISPATCH_TASK]: async (payload) => void (await deliveries.dispatch((payload as { deliveryIds: string[] }).deliveryIds)),
+      },
+      stop: () => http.close(),
+    };
+  },
+};

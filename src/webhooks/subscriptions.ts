@@ -1,0 +1,251 @@
+// Webhook subscriptions and their delivery history, for REST /v1/webhooks and GraphQL alike: who may subscribe to
+// what, where deliveries may go, redeliveries and test sends. An app sees only its own subscriptions; a tenant
+// admin sees the tenant's.
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { AuditService } from '../audit/service.js';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config.js';
+import { Forbidden, InvalidRequest, NotFound } from '../errors.js';
+import { SCOPE_ADMIN } from '../http/auth.js';
+import { isLoopbackHost } from '../http/loopback.js';
+import { afterCursor, decodeCursor, toPage, type Page } from '../http/pagination.js';
+import { newId } from '../ids.js';
+import type { Principal } from '../keys/tokens.js';
+import { EVENT_CATALOG, eventDefinition, TEST_EVENT } from './catalog.js';
+import { WebhookAttempt, WebhookDelivery, WebhookSubscription, type DeliveryStatus } from './entities.js';
+import type { WebhookHttpClient } from './http.js';
+import { enqueueDeliveries, eventBody } from './outbox.js';
+import type { SigningSecrets } from './secrets.js';
+import { generateSecret, secretProblem } from './signing.js';
+
+export type { WebhookAttempt, WebhookDelivery, WebhookSubscription, DeliveryStatus } from './entities.js';
+
+const SECRET_OVERLAP_MS = 24 * 3600 * 1000;
+
+export interface SubscriptionInput {
+  url?: string;
+  events?: string[];
+  secret?: string;
+  enabled?: boolean;
+}
+
+type WebhookScope = 'webhooks:read' | 'webhooks:write';
+
+function can(principal: Principal, scope: string): boolean {
+  return principal.scopes.has(scope) || principal.scopes.has(SCOPE_ADMIN);
+}
+
+export class SubscriptionService {
+  constructor(
+    private readonly secrets: SigningSecrets,
+    private readonly http: WebhookHttpClient,
+    private readonly audit: AuditService,
+    private readonly config: Config,
+    private readonly clock: Clock,
+  ) {}
+
+  now(): Date {
+    return new Date(this.clock.now());
+  }
+
+  assertCan(principal: Principal, scope: WebhookScope): void {
+    if (!can(principal, scope)) throw Forbidden.missingScope(scope);
+  }
+
+  private checkUrl(raw: string): string {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw InvalidRequest.field('body.url', 'must be an absolute URL');
+    }
+    if (url.username || url.password) throw InvalidRequest.field('body.url', 'must not contain credentials');
+    if (url.hash) throw InvalidRequest.field('body.url', 'must not contain a fragment');
+    const host = url.hostname.toLowerCase();
+    if (url.protocol === 'http:') {
+      if (!this.config.webhooks.httpHosts.includes(host)) {
+        const hint = isLoopbackHost(host) ? ' (an operator can allow it with WEBHOOK_HTTP_HOSTS)' : '';
+        throw InvalidRequest.field('body.url', `must use https; http is not allowed for ${host}${hint}`);
+      }
+    } else if (url.protocol !== 'https:') {
+      throw InvalidRequest.field('body.url', 'must use https');
+    }
+    // Literal addresses are checked now for a clear answer; names are checked again at every connect.
+    const literal = host.replace(/^\[|\]$/g, '');
+    if (/^[\d.]+$/.test(literal) || literal.includes(':')) {
+      const reason = this.http.blockedReason(literal);
+      if (reason) throw InvalidRequest.field('body.url', `is not reachable for webhooks: ${reason}`);
+    }
+    return url.toString();
+  }
+
+  private checkEvents(principal: Principal, events: string[]): string[] {
+    const unique = [...new Set(events)];
+    const unknown = unique.filter((e) => !eventDefinition(e));
+    if (unknown.length) {
+      throw InvalidRequest.field('body.events', `names unknown events: ${unknown.join(', ')} (known: ${EVENT_CATALOG.map((e) => e.type).join(', ')})`);
+    }
+    for (const type of unique) {
+      const scope = eventDefinition(type)!.scope;
+      if (!can(principal, scope)) throw new Forbidden(`subscribing to ${type} needs the scope ${scope}`);
+    }
+    return unique;
+  }
+
+  private checkSecret(secret: string): string {
+    const problem = secretProblem(secret);
+    if (problem) throw InvalidRequest.field('body.secret', problem);
+    return secret;
+  }
+
+  async create(em: EntityManager, principal: Principal, input: Required<Pick<SubscriptionInput, 'url' | 'events'>> & SubscriptionInput) {
+    this.assertCan(principal, 'webhooks:write');
+    const url = this.checkUrl(input.url);
+    const events = this.checkEvents(principal, input.events);
+    const secret = input.secret !== undefined ? this.checkSecret(input.secret) : generateSecret();
+    const now = this.now();
+    const id = newId('wh');
+    const subscription = em.create(WebhookSubscription, {
+      id,
+      tenantId: principal.tenantId!,
+      // A tenant admin's subscription belongs to the tenant; an app's to the app.
+      ownerClientId: principal.scopes.has(SCOPE_ADMIN) ? null : principal.clientId,
+      createdBy: principal.subject,
+      url,
+      events,
+      enabled: input.enabled ?? true,
+      disabledReason: null,
+      secretSealed: this.secrets.seal(id, secret),
+      previousSecretSealed: null,
+      previousSecretExpiresAt: null,
+      failingSince: null,
+      createdAt: now,
+      updatedAt: now,
+    });
+    this.audit.record(em, { tenantId: subscription.tenantId, actor: principal.subject, action: 'webhook.created', targetType: 'webhook', targetId: id, details: { url, events } });
+    await em.flush();
+    // The secret is shown once: here, when Tessera generated it.
+    return { subscription, secret: input.secret === undefined ? secret : undefined };
+  }
+
+  /** An app sees only its own subscriptions; a tenant admin sees the tenant's. Anything else is a 404. */
+  private visibleTo(principal: Principal): Record<string, unknown> {
+    return principal.scopes.has(SCOPE_ADMIN) ? {} : { ownerClientId: principal.clientId };
+  }
+
+  async list(em: EntityManager, principal: Principal, limit: number, cursor?: string): Promise<Page<WebhookSubscription>> {
+    this.assertCan(principal, 'webhooks:read');
+    const rows = await em.find(
+      WebhookSubscription,
+      { ...this.visibleTo(principal), ...afterCursor(decodeCursor(cursor)) },
+      { orderBy: { createdAt: 'asc', id: 'asc' }, limit: limit + 1 },
+    );
+    return toPage(rows, limit);
+  }
+
+  async get(em: EntityManager, principal: Principal, id: string, scope: WebhookScope = 'webhooks:read'): Promise<WebhookSubscription> {
+    this.assertCan(principal, scope);
+    const found = await em.findOne(WebhookSubscription, { id, ...this.visibleTo(principal) });
+    if (!found) throw new NotFound(`no webhook ${id}`);
+    return found;
+  }
+
+  async update(em: EntityManager, principal: Principal, id: string, input: SubscriptionInput) {
+    const subscription = await this.get(em, principal, id, 'webhooks:write');
+    const now = this.now();
+    const changed: string[] = [];
+    if (input.url !== undefined) {
+      subscription.url = this.checkUrl(input.url);
+      changed.push('url');
+    }
+    if (input.events !== undefined) {
+      subscription.events = this.checkEvents(principal, input.events);
+      changed.push('events');
+    }
+    if (input.secret !== undefined) {
+      // The old secret keeps signing beside the new one for 24 h, so receivers can roll over.
+      subscription.previousSecretSealed = subscription.secretSealed;
+      subscription.previousSecretExpiresAt = new Date(now.getTime() + SECRET_OVERLAP_MS);
+      subscription.secretSealed = this.secrets.seal(id, this.checkSecret(input.secret));
+      changed.push('secret');
+    }
+    if (input.enabled !== undefined) {
+      subscription.enabled = input.enabled;
+      subscription.disabledReason = input.enabled ? null : 'disabled by a user';
+      if (input.enabled) subscription.failingSince = null;
+      changed.push('enabled');
+    }
+    subscription.updatedAt = now;
+    this.audit.record(em, { tenantId: subscription.tenantId, actor: principal.subject, action: 'webhook.updated', targetType: 'webhook', targetId: id, details: { changed } });
+    await em.flush();
+    return subscription;
+  }
+
+  async remove(em: EntityManager, principal: Principal, id: string): Promise<void> {
+    const subscription = await this.get(em, principal, id, 'webhooks:write');
+    em.remove(subscription);
+    this.audit.record(em, { tenantId: subscription.tenantId, actor: principal.subject, action: 'webhook.deleted', targetType: 'webhook', targetId: id });
+    await em.flush();
+  }
+
+  async deliveries(em: EntityManager, principal: Principal, webhookId: string, status: DeliveryStatus | undefined, limit: number, cursor?: string) {
+    const subscription = await this.get(em, principal, webhookId);
+    const rows = await em.find(
+      WebhookDelivery,
+      { webhookId: subscription.id, ...(status ? { status } : {}), ...afterCursor(decodeCursor(cursor), 'desc') },
+      { orderBy: { createdAt: 'desc', id: 'desc' }, limit: limit + 1 },
+    );
+    return toPage(rows, limit);
+  }
+
+  async delivery(em: EntityManager, principal: Principal, webhookId: string, deliveryId: string) {
+    const subscription = await this.get(em, principal, webhookId);
+    const delivery = await em.findOne(WebhookDelivery, { id: deliveryId, webhookId: subscription.id });
+    if (!delivery) throw new NotFound(`no delivery ${deliveryId} for webhook ${webhookId}`);
+    const attempts = await em.find(WebhookAttempt, { deliveryId }, { orderBy: { number: 'asc' } });
+    return { delivery, attempts };
+  }
+
+  async redeliver(em: EntityManager, principal: Principal, webhookId: string, deliveryId: string): Promise<WebhookDelivery> {
+    this.assertCan(principal, 'webhooks:write');
+    const { delivery } = await this.delivery(em, principal, webhookId, deliveryId);
+    return em.transactional(async (tx) => {
+      const row = await tx.findOneOrFail(WebhookDelivery, { id: delivery.id });
+      row.status = 'queued';
+      row.nextAttemptAt = null;
+      row.updatedAt = this.now();
+      await enqueueDeliveries(tx, [row.id]);
+      return row;
+    });
+  }
+
+  /** A synthetic `webhook.test` event, delivered like any other (signed, retried, logged). */
+  async sendTest(em: EntityManager, principal: Principal, webhookId: string): Promise<WebhookDelivery> {
+    this.assertCan(principal, 'webhooks:write');
+    const subscription = await this.get(em, principal, webhookId, 'webhooks:write');
+    return em.transactional(async (tx) => {
+      const now = this.now();
+      const event = { id: newId('evt'), type: TEST_EVENT, createdAt: now, tenantId: subscription.tenantId, data: { webhook_id: subscription.id, message: 'This is a test delivery from Tessera.' } };
+      const delivery = tx.create(WebhookDelivery, {
+        id: newId('dlv'),
+        tenantId: subscription.tenantId,
+        webhookId: subscription.id,
+        eventId: event.id,
+        eventType: TEST_EVENT,
+        body: eventBody(event),
+        status: 'queued',
+        attempts: 0,
+        lastAttemptAt: null,
+        nextAttemptAt: null,
+        responseStatus: null,
+        latencyMs: null,
+        error: null,
+        createdAt: now,
+        updatedAt: now,
+      });
+      await tx.flush();
+      await enqueueDeliveries(tx, [delivery.id]);
+      return delivery;
+    });
+  }
+}
