@@ -1,11 +1,9 @@
 // Operation bundles: the operator's check and publish (CLI and registry), manifests, the operator REST
 // routes under /api/v1/platform/, what a bundle can never make the transport do (introspection,
 // graphql-armor limits) and per-app operation statistics.
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Kind, parse, print, type OperationDefinitionNode } from 'graphql';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,13 +12,9 @@ import { Conflict } from '../src/errors.js';
 import { schema as getSchema } from '../src/modules.js';
 import { sha256 } from '../src/ids.js';
 import { gql, operationId, partner, publishShippedBundles, type Partner } from './helpers/graphql.js';
-import { bearer, startHarness, type Harness, type TenantFixture } from './helpers/harness.js';
-import { tokenRequest } from './helpers/oauth.js';
-
-const ROOT = join(import.meta.dirname, '..');
-const CLI = join(ROOT, 'src', 'cli', 'index.ts');
-// `--import tsx` resolves from the working directory; the CLI runs in folders without node_modules.
-const TSX_LOADER = pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+import { ROOT } from './helpers/cli.js';
+import { bearer, startHarness, tokenRequest, type Harness, type TenantFixture } from './helpers/harness.js';
+import { until } from './helpers/poll.js';
 
 const LIST = operationId('incident-read', 'ListIncidents');
 const GET = operationId('incident-read', 'GetIncident');
@@ -47,28 +41,8 @@ afterAll(async () => {
   await h?.close();
 });
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The operator CLI as a process, in `cwd` (it reads `operations/` relative to it), on this file's database. */
-function cli(args: string[], cwd = ROOT): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', TSX_LOADER, CLI, ...args], {
-      cwd,
-      env: { ...process.env, ...h.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.once('error', reject);
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** The operator CLI in `cwd` (it reads `operations/` relative to it), on this file's database. */
+const cli = (args: string[], cwd = ROOT) => h.cli(args, cwd);
 
 /** A scratch folder holding `operations/<bundle>/<file>` for each entry of `files`. */
 function operationsFolder(files: Record<string, string>): string {
@@ -124,14 +98,7 @@ async function count(sql: string, params: unknown[] = []): Promise<number> {
   return n;
 }
 
-async function waitFor<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 5_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (done(value) || Date.now() - started > timeoutMs) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const waitFor = <T>(probe: () => Promise<T>, done: (value: T) => boolean) => until(probe, done, { timeoutMs: 5_000, intervalMs: 50 });
 
 describe('operations check', { timeout: 60_000 }, () => {
   it('passes the shipped bundles (exit 0) and lists them', async () => {

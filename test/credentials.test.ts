@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { startRuntime } from '../src/runtime.js';
-import { bearer, startHarness, type Harness, type TenantFixture } from './helpers/harness.js';
+import { bearer, MACHINE_APP, startHarness, type Harness, type TenantFixture } from './helpers/harness.js';
 
 let h: Harness;
 let acme: TenantFixture;
@@ -16,16 +16,8 @@ beforeAll(async () => {
 });
 afterAll(() => h?.close());
 
-async function newApp(tenant: TenantFixture, overrides: object = {}) {
-  const res = await h.request({
-    method: 'POST',
-    url: '/v1/platform/apps',
-    headers: bearer(tenant.adminToken),
-    payload: { name: 'Connector', grant_types: ['client_credentials'], redirect_uris: [], requested_scopes: ['webhooks:write', 'incidents:read'], ...overrides },
-  });
-  expect(res.statusCode).toBe(201);
-  return res.json() as { client_id: string; client_secret?: string };
-}
+const newApp = (tenant: TenantFixture, overrides: object = {}) =>
+  h.registerApp(tenant, { ...MACHINE_APP, name: 'Connector', requested_scopes: ['webhooks:write', 'incidents:read'], ...overrides });
 
 async function allowServiceTokens(tenant: TenantFixture, clientId: string, allow = true) {
   const res = await h.request({

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TENANT_FILTER } from '../src/db/tenant.js';
 import type { IncidentService } from '../src/incidents/service.js';
 import { bearer, startHarness, type Harness, type TenantFixture } from './helpers/harness.js';
+import { until } from './helpers/poll.js';
 
 let h: Harness;
 let acme: TenantFixture;
@@ -173,10 +174,6 @@ describe('incident changes', () => {
 
 /** Waits until a backend of this database waits for a row lock. */
 async function waitForLockWaiter(): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const { rows } = await db.query(`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`);
-    if (rows[0].n > 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error('no backend waited for the row lock');
+  const waiting = async () => (await db.query(`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`)).rows[0].n;
+  if ((await until(waiting, (n) => n > 0, { timeoutMs: 2000, intervalMs: 10 })) === 0) throw new Error('no backend waited for the row lock');
 }

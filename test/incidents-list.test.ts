@@ -32,9 +32,9 @@ beforeAll(async () => {
     if (!created.ok) throw new Error('create failed');
     if (i % 3) await incidents.update(emFor(acme.tenantId), created.value.id, { status: statuses[i % 4] });
     if (i === 5) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      midpoint = new Date();
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await h.clock.advance(20);
+      midpoint = new Date(h.clock.now());
+      await h.clock.advance(20);
     }
   }
   await incidents.create(emFor(globex.tenantId), globex.tenantId, { title: 'Globex only', severity: 'SEV1' });

@@ -50,11 +50,7 @@ afterAll(() => h?.close());
 
 // ------------------------------------------------------------------------------------------------ helpers
 
-async function registerApp(tenant: TenantFixture, payload: object): Promise<CodeApp> {
-  const res = await h.request({ method: 'POST', url: '/v1/platform/apps', headers: bearer(tenant.adminToken), payload });
-  expect(res.statusCode, res.body).toBe(201);
-  return res.json();
-}
+const registerApp = (tenant: TenantFixture, payload: object): Promise<CodeApp> => h.registerApp(tenant, payload);
 
 const basicOf = (client: CodeApp) => ({ id: client.client_id, secret: client.client_secret! });
 

@@ -1,7 +1,7 @@
 // The whole authorization code flow over HTTP: login form, consent, redirect, token exchange, refresh,
 // revoke and introspect; then client credentials and discovery.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer, startHarness, TEST_ISSUER, type Harness, type TenantFixture } from './helpers/harness.js';
+import { bearer, MACHINE_APP, startHarness, TEST_ISSUER, type Harness, type TenantFixture } from './helpers/harness.js';
 import { authorizeUrl, Browser, createUser, hiddenFields, loginAndConsent, pkce, registerCodeApp, tokenRequest, type CodeApp } from './helpers/oauth.js';
 
 let h: Harness;
@@ -187,19 +187,14 @@ describe('authorization code with PKCE', () => {
 
 describe('client credentials', () => {
   it('answers exactly {access_token, token_type, expires_in, scope}', async () => {
-    const created = (await h.request({
-      method: 'POST',
-      url: '/v1/platform/apps',
-      headers: bearer(acme.adminToken),
-      payload: { name: 'Case sync connector', grant_types: ['client_credentials'], redirect_uris: [], requested_scopes: ['webhooks:write', 'incidents:read'] },
-    })).json();
-    const res = await tokenRequest(h, { grant_type: 'client_credentials', client_id: created.client_id, client_secret: created.client_secret, scope: 'webhooks:write' });
+    const created = await h.registerApp(acme, { ...MACHINE_APP, requested_scopes: ['webhooks:write', 'incidents:read'] });
+    const res = await tokenRequest(h, { grant_type: 'client_credentials', client_id: created.client_id, client_secret: created.client_secret!, scope: 'webhooks:write' });
     expect(res.statusCode).toBe(200);
     expect(res.headers['cache-control']).toBe('no-store');
     const body = res.json();
     expect(Object.keys(body).sort()).toEqual(['access_token', 'expires_in', 'scope', 'token_type']);
     expect(body).toMatchObject({ token_type: 'Bearer', expires_in: 3600, scope: 'webhooks:write' });
-    const all = await tokenRequest(h, { grant_type: 'client_credentials' }, { id: created.client_id, secret: created.client_secret });
+    const all = await tokenRequest(h, { grant_type: 'client_credentials' }, { id: created.client_id, secret: created.client_secret! });
     expect(all.json().scope).toBe('webhooks:write incidents:read');
 
     const bad = await tokenRequest(h, { grant_type: 'client_credentials' }, { id: created.client_id, secret: 'wrong' });
@@ -207,19 +202,14 @@ describe('client credentials', () => {
     expect(bad.headers['www-authenticate']).toBe('Basic realm="tessera", charset="UTF-8"');
     expect(bad.headers['cache-control']).toBe('no-store');
     expect(bad.json()).toEqual({ error: 'invalid_client', error_description: 'client authentication failed' });
-    const unknownGrant = await tokenRequest(h, { grant_type: 'password', username: 'x', password: 'y' }, { id: created.client_id, secret: created.client_secret });
+    const unknownGrant = await tokenRequest(h, { grant_type: 'password', username: 'x', password: 'y' }, { id: created.client_id, secret: created.client_secret! });
     expect(unknownGrant.json()).toEqual({ error: 'unsupported_grant_type', error_description: 'grant_type password is not supported' });
-    const notRegistered = await tokenRequest(h, { grant_type: 'refresh_token', refresh_token: 'x' }, { id: created.client_id, secret: created.client_secret });
+    const notRegistered = await tokenRequest(h, { grant_type: 'refresh_token', refresh_token: 'x' }, { id: created.client_id, secret: created.client_secret! });
     expect(notRegistered.json()).toEqual({ error: 'unauthorized_client', error_description: 'this client is not registered for the refresh_token grant' });
   });
 
   it('form-decodes Basic credentials (RFC 6749 section 2.3.1) and refuses ones that do not decode', async () => {
-    const created = (await h.request({
-      method: 'POST',
-      url: '/v1/platform/apps',
-      headers: bearer(acme.adminToken),
-      payload: { name: 'Encoded credentials connector', grant_types: ['client_credentials'], redirect_uris: [], requested_scopes: ['incidents:read'] },
-    })).json();
+    const created = (await h.registerApp(acme, { ...MACHINE_APP, name: 'Encoded credentials connector', requested_scopes: ['incidents:read'] })) as { client_id: string; client_secret: string };
     const basicHeader = (id: string, secret: string) => ({
       'content-type': 'application/x-www-form-urlencoded',
       authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`,

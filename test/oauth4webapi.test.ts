@@ -4,7 +4,7 @@
 // JWT access token validation against the published JWKS.
 import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer, startHarness, type Harness, type TenantFixture } from './helpers/harness.js';
+import { MACHINE_APP, startHarness, type Harness, type TenantFixture } from './helpers/harness.js';
 import { FetchBrowser, startListeningTessera, type ListeningTessera } from './helpers/listening.js';
 import { createUser, hiddenFields, registerCodeApp, type CodeApp } from './helpers/oauth.js';
 
@@ -33,14 +33,7 @@ beforeAll(async () => {
   // Through the REST API (the harness app shares the database with the listening one).
   codeApp = await registerCodeApp(h, acme, { redirect_uris: [REDIRECT] });
   await createUser(h, acme, EMAIL, PASSWORD);
-  const created = await h.request({
-    method: 'POST',
-    url: '/v1/platform/apps',
-    headers: bearer(acme.adminToken),
-    payload: { name: 'Case sync connector', grant_types: ['client_credentials'], redirect_uris: [], requested_scopes: ['webhooks:write', 'incidents:read'] },
-  });
-  expect(created.statusCode).toBe(201);
-  machine = created.json();
+  machine = (await h.registerApp(acme, { ...MACHINE_APP, requested_scopes: ['webhooks:write', 'incidents:read'] })) as typeof machine;
   as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { algorithm: 'oauth2', ...insecure }));
 });
 afterAll(async () => {

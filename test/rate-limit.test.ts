@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { parseConfig } from '../src/config.js';
 import { startRuntime } from '../src/runtime.js';
-import { bearer, startHarness, type Harness, type TenantFixture } from './helpers/harness.js';
+import { MACHINE_APP, startHarness, type Harness, type TenantFixture } from './helpers/harness.js';
 import { tokenRequest } from './helpers/oauth.js';
 import { redisAvailable, TEST_REDIS_URL } from './helpers/redis.js';
 
@@ -17,13 +17,7 @@ beforeAll(async () => {
 afterAll(() => h?.close());
 
 async function newClient() {
-  const res = await h.request({
-    method: 'POST',
-    url: '/v1/platform/apps',
-    headers: bearer(acme.adminToken),
-    payload: { name: 'Limited', grant_types: ['client_credentials'], redirect_uris: [], requested_scopes: ['incidents:read'] },
-  });
-  return res.json() as { client_id: string; client_secret: string };
+  return (await h.registerApp(acme, { ...MACHINE_APP, name: 'Limited', requested_scopes: ['incidents:read'] })) as { client_id: string; client_secret: string };
 }
 
 const fromIp = (ip: string, client: { client_id: string; client_secret: string }) =>

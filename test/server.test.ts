@@ -1,65 +1,29 @@
-// The real thing, as an operator runs it: `npm start` with DATABASE_URL unset (embedded PostgreSQL),
-// the CLI beside it, SIGTERM, and a `kill -9` that must not block the next start.
-import { spawn, type ChildProcess } from 'node:child_process';
+// The real thing, as an operator runs it: `npm start` with DATABASE_URL unset (embedded PostgreSQL), the CLI
+// beside it (as a process of its own, and in this process, both joining the server's PostgreSQL), SIGTERM, and a
+// `kill -9` that must not block the next start. The CLI's argument errors are test/cli.test.ts's.
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCliInProcess } from './helpers/cli.js';
+import { freePort } from './helpers/listening.js';
+import { cliProcess, readyWithin, startTessera, stopProcess, type TesseraProcess } from './helpers/processes.js';
 
-const root = join(import.meta.dirname, '..');
 let dataDir: string;
 let port: number;
 let env: NodeJS.ProcessEnv;
-let server: { child: ChildProcess; output: string[] } | undefined;
+let server: TesseraProcess | undefined;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port: p } = s.address() as { port: number };
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-function startServer() {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const output: string[] = [];
-  child.stdout!.on('data', (chunk) => output.push(String(chunk)));
-  child.stderr!.on('data', (chunk) => output.push(String(chunk)));
-  server = { child, output };
+function startServer(): TesseraProcess {
+  server = startTessera(env);
   return server;
 }
 
-async function waitReady(timeoutMs = 30_000): Promise<number> {
-  const started = Date.now();
-  while (Date.now() - started < timeoutMs) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
-      if (res.status === 200) return Date.now() - started;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`not ready after ${timeoutMs} ms:\n${server?.output.join('')}`);
-}
+const waitReady = (timeoutMs = 30_000) => readyWithin(`http://127.0.0.1:${port}/readyz`, server!, timeoutMs);
 
-function exited(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code))));
-}
-
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** The CLI in this process, with the server's environment (no DATABASE_URL: it joins the embedded cluster). */
+const cli = (args: string[]) => runCliInProcess(args, env);
 
 function postmasterPid(): number | null {
   const file = join(dataDir, 'pg', 'postmaster.pid');
@@ -85,10 +49,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (server && server.child.exitCode === null) {
-    server.child.kill('SIGTERM');
-    await exited(server.child);
-  }
+  if (server) await stopProcess(server);
   const pid = postmasterPid();
   if (pid && alive(pid)) process.kill(pid, 'SIGINT');
   await rm(dataDir, { recursive: true, force: true });
@@ -105,8 +66,8 @@ describe('the server with an embedded PostgreSQL', { timeout: 120_000 }, () => {
     expect(existsSync(join(dataDir, 'secrets.key'))).toBe(true);
   });
 
-  it('lets the CLI bootstrap a tenant against the running server\'s database', async () => {
-    const result = await cli(['bootstrap', '--tenant', 'acme', '--name', 'Acme Corp', '--admin-email', 'admin@acme.test', '--json']);
+  it('lets the CLI, a process of its own, bootstrap a tenant against the running server\'s database', async () => {
+    const result = await cliProcess(['bootstrap', '--tenant', 'acme', '--name', 'Acme Corp', '--admin-email', 'admin@acme.test', '--json'], env);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     bootstrap = JSON.parse(result.stdout);
@@ -144,32 +105,6 @@ describe('the server with an embedded PostgreSQL', { timeout: 120_000 }, () => {
     expect((await fetch(`http://127.0.0.1:${port}/v1/platform/apps`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
   });
 
-  it('refuses bad CLI arguments with exit code 2 and creates nothing', async () => {
-    const cases = [
-      ['bootstrap', '--tenant', 'Bad Slug', '--name', 'X', '--admin-email', 'a@b.test'],
-      ['bootstrap', '--tenant', 'ok-slug', '--name', 'X'],
-      ['bootstrap', '--tenant', 'ok-slug', '--name', 'X', '--admin-email', 'a@b.test', '--admin-password', 'short'],
-      ['bootstrap', '--tenant', 'acme', '--name', 'Again', '--admin-email', 'other@acme.test'],
-      ['admin-token', '--tenant', 'acme'],
-      ['admin-token', '--tenant', 'nope', '--email', 'admin@acme.test'],
-      ['operator-token', '--ttl', 'forever'],
-      ['frobnicate'],
-      ['keys', 'shred'],
-      ['bootstrap', '--tenant', 'ok-slug', '--colour', 'blue'],
-    ];
-    const results = await Promise.all(cases.map((args) => cli(args)));
-    for (const [i, result] of results.entries()) {
-      const args = cases[i]!;
-      expect(result.code, args.join(' ')).toBe(2);
-      expect(result.stderr, args.join(' ')).toMatch(/^error: /);
-      expect(result.stderr).not.toMatch(/\n\s+at /); // no stack traces
-    }
-    const admin = JSON.parse((await cli(['admin-token', '--tenant', 'acme', '--email', 'admin@acme.test', '--json'])).stdout).access_token;
-    const audit = await (await fetch(`http://127.0.0.1:${port}/v1/platform/audit-events?action=tenant.bootstrapped`, { headers: { authorization: `Bearer ${admin}` } })).json();
-    expect(audit.events).toHaveLength(1);
-    expect((await cli(['admin-token', '--tenant', 'ok-slug', '--email', 'a@b.test'])).code).toBe(2); // never created
-  });
-
   it('logs JSON lines with request ids and never a token or password', () => {
     const lines = server!.output.join('').split('\n').filter((l) => l.startsWith('{'));
     expect(lines.length).toBeGreaterThan(0);
@@ -184,7 +119,7 @@ describe('the server with an embedded PostgreSQL', { timeout: 120_000 }, () => {
     const pgPid = postmasterPid()!;
     expect(alive(pgPid)).toBe(true);
     server!.child.kill('SIGTERM');
-    expect(await exited(server!.child)).toBe(0);
+    expect(await server!.exited()).toBe(0);
     expect(alive(pgPid)).toBe(false);
     expect(postmasterPid()).toBeNull();
   });
@@ -200,7 +135,7 @@ describe('the server with an embedded PostgreSQL', { timeout: 120_000 }, () => {
     await waitReady();
     const orphan = postmasterPid()!;
     server!.child.kill('SIGKILL');
-    await exited(server!.child);
+    await server!.exited();
     expect(alive(orphan)).toBe(true); // PostgreSQL outlived the killed server
 
     startServer();
@@ -210,6 +145,6 @@ describe('the server with an embedded PostgreSQL', { timeout: 120_000 }, () => {
     const token = JSON.parse((await cli(['admin-token', '--tenant', 'acme', '--email', 'admin@acme.test', '--json'])).stdout).access_token;
     expect((await fetch(`http://127.0.0.1:${port}/v1/platform/apps`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
     server!.child.kill('SIGTERM');
-    expect(await exited(server!.child)).toBe(0);
+    expect(await server!.exited()).toBe(0);
   });
 });

@@ -1,14 +1,13 @@
 // The fault test: kill -9 the worker process while events are in flight, start it again: every event
 // is delivered at least once and the delivery log agrees. The API runs here (no worker in this
 // process); the delivery worker is the real server process with ROLE=worker, on the same database.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gql, operationId, partner, publishShippedBundles, type Partner } from './helpers/graphql.js';
 import { bearer, startHarness, type Harness, type TenantFixture } from './helpers/harness.js';
+import { until } from './helpers/poll.js';
+import { startTessera, stopProcess, type TesseraProcess } from './helpers/processes.js';
 import { Receiver, type Received } from './helpers/receiver.js';
 
-const ROOT = join(import.meta.dirname, '..');
 const INCIDENTS = 30;
 const RECEIVER_DELAY_MS = 400;
 
@@ -16,7 +15,7 @@ let h: Harness;
 let acme: TenantFixture;
 let sync: Partner;
 let receiver: Receiver;
-const workers: Array<{ child: ChildProcess; output: string[] }> = [];
+const workers: TesseraProcess[] = [];
 
 const CREATE = operationId('incident-sync', 'CreateIncident');
 
@@ -32,21 +31,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  // Nothing may outlive the test, whatever happened: SIGTERM, then SIGKILL if it lingers.
-  for (const { child } of workers) {
-    if (child.exitCode !== null || child.signalCode !== null) continue;
-    child.kill('SIGTERM');
-    const stopped = await Promise.race([exited(child).then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000))]);
-    if (!stopped) {
-      child.kill('SIGKILL');
-      await exited(child);
-    }
-  }
+  // Nothing may outlive the test, whatever happened.
+  for (const worker of workers) await stopProcess(worker);
   await receiver?.stop();
   await h?.close();
 });
 
-function startWorker(): { child: ChildProcess; output: string[] } {
+function startWorker(): TesseraProcess {
   const env = {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '',
@@ -58,27 +49,13 @@ function startWorker(): { child: ChildProcess; output: string[] } {
     WEBHOOK_HTTP_HOSTS: '127.0.0.1',
     LOG_LEVEL: 'warn',
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const output: string[] = [];
-  child.stdout!.on('data', (chunk) => output.push(String(chunk)));
-  child.stderr!.on('data', (chunk) => output.push(String(chunk)));
-  const worker = { child, output };
+  const worker = startTessera(env);
   workers.push(worker);
   return worker;
 }
 
-function exited(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
-}
-
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return condition();
-}
+/** Whether `condition` holds within `timeoutMs`. */
+const holdsWithin = (condition: () => boolean | Promise<boolean>, timeoutMs: number) => until(condition, Boolean, { timeoutMs, intervalMs: 50 });
 
 type Delivery = { id: string; event_id: string; status: string; attempts: number; error: string | null };
 
@@ -118,10 +95,10 @@ describe('a worker killed with kill -9 mid-delivery', () => {
 
     // The first worker starts delivering; once some (not all) have arrived, it is killed mid-flight.
     const first = startWorker();
-    const started = await until(() => receiver.received.length >= 6, 30_000);
+    const started = await holdsWithin(() => receiver.received.length >= 6, 30_000);
     expect(started, `the first worker delivered nothing:\n${first.output.join('')}`).toBe(true);
     first.child.kill('SIGKILL');
-    await exited(first.child);
+    await first.exited();
     const arrivedBeforeKill = receiver.received.length;
     expect(first.child.signalCode).toBe('SIGKILL');
     expect(arrivedBeforeKill).toBeLessThan(INCIDENTS); // events were still in flight or queued
@@ -132,8 +109,8 @@ describe('a worker killed with kill -9 mid-delivery', () => {
     // A new worker: it must deliver what was queued, and what the dead one held locked.
     const second = startWorker();
     const arrivedOf = () => new Set(receiver.received.filter((r) => r.path === '/fault').map(incidentOf));
-    const allArrived = await until(() => incidents.every((id) => arrivedOf().has(id)), 25_000);
-    const logAgrees = await until(async () => (await deliveryLog(webhookId)).every((d) => d.status === 'succeeded'), allArrived ? 10_000 : 0);
+    const allArrived = await holdsWithin(() => incidents.every((id) => arrivedOf().has(id)), 25_000);
+    const logAgrees = await holdsWithin(async () => (await deliveryLog(webhookId)).every((d) => d.status === 'succeeded'), allArrived ? 10_000 : 0);
     const diagnostics = JSON.stringify(
       { arrivedBeforeKill, unfinishedAtKill, arrived: arrivedOf().size, log: (await deliveryLog(webhookId)).filter((d) => d.status !== 'succeeded'), queue: await queueState(), workerOutput: second.output.join('') },
       null,
@@ -168,7 +145,6 @@ describe('a worker killed with kill -9 mid-delivery', () => {
     }
 
     second.child.kill('SIGTERM');
-    await exited(second.child);
-    expect(second.child.exitCode).toBe(0);
+    expect(await second.exited()).toBe(0);
   });
 });

@@ -1,9 +1,10 @@
-// Retries and their ends: a receiver's Retry-After (429, 503) within bounds, a schedule run to the end,
-// and the auto-disable after 5 days of failures (simulated by moving failing_since back: the only
-// direct database write here), with its audit event, no deliveries while disabled, and re-enabling.
+// Retries and their ends: a receiver's Retry-After (429, 503) within bounds, a schedule run to the end, and the
+// auto-disable after 5 days of failures, with its audit event, no deliveries while disabled, and re-enabling.
+// Time is moved, never waited for: the harness's clock jumps, and the retry jobs the queue holds jump with it.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { gql, operationId, type Partner } from './helpers/graphql.js';
-import { bearer, type Harness, type TenantFixture } from './helpers/harness.js';
+import { bearer, tokenRequest, type Harness, type TenantFixture } from './helpers/harness.js';
+import { until } from './helpers/poll.js';
 import type { Receiver, Received } from './helpers/receiver.js';
 import { startWebhookFixture } from './helpers/webhooks.js';
 
@@ -31,8 +32,10 @@ async function subscribe(path: string): Promise<string> {
   return res.json().id;
 }
 
+/** Created by the partner, with a token it gets just before (the clock here may have moved past older ones). */
 async function createIncident(title: string): Promise<string> {
-  const res = await gql(h, sync, acme.tenantId, { documentId: `sha256:${CREATE}`, variables: { input: { title, severity: 'SEV3' } } });
+  const token = await tokenRequest(h, { grant_type: 'client_credentials', scope: 'incidents:write' }, { id: sync.clientId, secret: sync.secret });
+  const res = await gql(h, { token: token.json().access_token }, acme.tenantId, { documentId: `sha256:${CREATE}`, variables: { input: { title, severity: 'SEV3' } } });
   expect(res.statusCode).toBe(200);
   return res.json().data.createIncident.incident.id;
 }
@@ -54,23 +57,34 @@ async function failingSince(webhookId: string): Promise<Date | null> {
   return row.failing_since ? new Date(row.failing_since) : null;
 }
 
+/** The time between two arrivals, by the harness's clock: it includes the time the test moved. */
 const gap = (requests: Received[], i: number) => requests[i]!.at - requests[i - 1]!.at;
 
 /**
- * The wait the service chose after the first failed attempt, to the millisecond (next_attempt_at minus
- * the attempt's start, read while the delivery is `retrying`). The REST view rounds to seconds, and the
- * worker's 2 s poll can add up to 2 s to when a retry really goes out, so the receiver's clock alone
- * cannot tell a 1 s schedule from a 2 s Retry-After.
+ * The wait the service chose after the latest failed attempt (the `attempts`-th), to the millisecond
+ * (next_attempt_at minus the attempt's start, read while the delivery is `retrying`); the REST view rounds to
+ * seconds.
  */
-async function chosenWait(webhookId: string): Promise<number> {
+async function chosenWait(webhookId: string, attempts = 1): Promise<number> {
   const connection = h.runtime.orm.em.fork().getConnection();
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const [row] = await connection.execute(`select status, last_attempt_at, next_attempt_at from webhook_deliveries where webhook_id = ?`, [webhookId]);
-    if (row?.status === 'retrying') return new Date(row.next_attempt_at).getTime() - new Date(row.last_attempt_at).getTime();
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`no delivery of ${webhookId} was retrying within 10 s`);
+  const [row] = await until(
+    () => connection.execute(`select status, attempts, last_attempt_at, next_attempt_at from webhook_deliveries where webhook_id = ?`, [webhookId]),
+    ([found]) => found?.status === 'retrying' && found.attempts === attempts,
+  );
+  if (row?.status !== 'retrying' || row.attempts !== attempts) throw new Error(`no delivery of ${webhookId} was retrying after attempt ${attempts} within 10 s`);
+  return new Date(row.next_attempt_at).getTime() - new Date(row.last_attempt_at).getTime();
+}
+
+/**
+ * Moves time to 300 ms before the retry is due: the retry must still wait those, so the receiver sees it no
+ * sooner than the wait chosen (the worker looks for due jobs every 100 ms here).
+ */
+const untilJustBefore = (wait: number) => h.clock.advance(Math.max(0, wait - 300));
+
+/** Jobs the queue holds for a delivery (its retry, redelivery or test send), done or not. */
+async function jobsFor(deliveryId: string): Promise<number> {
+  const [{ n }] = await h.runtime.orm.em.fork().getConnection().execute(`select count(*)::int as n from graphile_worker._private_jobs where key = ?`, [deliveryId]);
+  return n;
 }
 
 describe('Retry-After', () => {
@@ -83,7 +97,8 @@ describe('Retry-After', () => {
     const wait = await chosenWait(webhookId);
     expect(wait).toBeGreaterThanOrEqual(2000);
     expect(wait).toBeLessThan(2500);
-    const requests = await receiver.waitFor(2, (r) => r.path === '/busy' && r.body.includes(incident), 15_000);
+    await untilJustBefore(wait);
+    const requests = await receiver.waitFor(2, (r) => r.path === '/busy' && r.body.includes(incident));
     expect(requests[1]!.headers['webhook-id']).toBe(requests[0]!.headers['webhook-id']);
     expect(gap(requests, 1)).toBeGreaterThanOrEqual(1950); // and it did not come back sooner
     await expect.poll(async () => (await deliveries(webhookId))[0]?.status).toBe('succeeded');
@@ -95,15 +110,16 @@ describe('Retry-After', () => {
     let asked = 0;
     receiver.respond = (r) => {
       if (r.path !== '/maintenance' || ++calls > 1) return { status: 204 };
-      const until = new Date(Date.now() + 3000);
-      asked = Math.floor(until.getTime() / 1000) * 1000; // an HTTP-date has 1 s resolution
-      return { status: 503, headers: { 'retry-after': until.toUTCString() } };
+      const back = new Date(h.clock.now() + 3000);
+      asked = Math.floor(back.getTime() / 1000) * 1000; // an HTTP-date has 1 s resolution
+      return { status: 503, headers: { 'retry-after': back.toUTCString() } };
     };
     const incident = await createIncident('Receiver in maintenance');
     const wait = await chosenWait(webhookId);
     expect(wait).toBeGreaterThanOrEqual(1900); // 2 to 3 s from when it was asked
     expect(wait).toBeLessThan(3200);
-    const requests = await receiver.waitFor(2, (r) => r.path === '/maintenance' && r.body.includes(incident), 15_000);
+    await untilJustBefore(wait);
+    const requests = await receiver.waitFor(2, (r) => r.path === '/maintenance' && r.body.includes(incident));
     expect(requests[1]!.at).toBeGreaterThanOrEqual(asked - 50);
   });
 
@@ -127,7 +143,8 @@ describe('Retry-After', () => {
     const wait = await chosenWait(webhookId);
     expect(wait).toBeGreaterThanOrEqual(850); // 1 s ± 10% jitter
     expect(wait).toBeLessThan(1300);
-    const requests = await receiver.waitFor(2, (r) => r.path === '/broken' && r.body.includes(incident), 15_000);
+    await untilJustBefore(wait);
+    const requests = await receiver.waitFor(2, (r) => r.path === '/broken' && r.body.includes(incident));
     expect(gap(requests, 1)).toBeLessThan(4000);
   });
 });
@@ -137,7 +154,9 @@ describe('the end of the schedule', () => {
     const webhookId = await subscribe('/down');
     receiver.respond = (r) => (r.path === '/down' ? { status: 500, body: 'down' } : { status: 204 });
     const incident = await createIncident('Receiver stays down');
-    await expect.poll(async () => (await deliveries(webhookId))[0]?.status, { timeout: 20_000, interval: 200 }).toBe('failed');
+    // Each of the 3 retries of '1,1,1' is due a second (± 10 %) after the attempt before it.
+    for (let attempt = 1; attempt <= 3; attempt++) await h.clock.advance(await chosenWait(webhookId, attempt));
+    await expect.poll(async () => (await deliveries(webhookId))[0]?.status).toBe('failed');
     const [delivery] = await deliveries(webhookId);
     expect(delivery).toMatchObject({ status: 'failed', attempts: 4, next_attempt_at: null, response_status: 500, error: 'the endpoint answered 500' });
     const requests = receiver.received.filter((r) => r.path === '/down' && r.body.includes(incident));
@@ -145,8 +164,9 @@ describe('the end of the schedule', () => {
     expect(new Set(requests.map((r) => r.headers['webhook-id'])).size).toBe(1);
     const detail = (await h.request({ method: 'GET', url: `/v1/webhooks/${webhookId}/deliveries/${delivery!.id}`, headers: bearer(acme.adminToken) })).json();
     expect(detail.attempt_history.map((a: { number: number }) => a.number)).toEqual([1, 2, 3, 4]);
-    // No fifth attempt comes.
-    await new Promise((r) => setTimeout(r, 1500));
+    // No fifth attempt comes: however much time passes, the queue holds nothing more for it.
+    await h.clock.advance(3600_000);
+    expect(await jobsFor(delivery!.id)).toBe(0);
     expect(receiver.received.filter((r) => r.path === '/down' && r.body.includes(incident))).toHaveLength(4);
     // One failed delivery alone does not disable the subscription.
     expect((await webhook(webhookId)).enabled).toBe(true);
@@ -158,14 +178,15 @@ describe('failing_since and the 5-day auto-disable', () => {
     const webhookId = await subscribe('/recovers');
     let calls = 0;
     receiver.respond = (r) => (r.path === '/recovers' ? (++calls === 1 ? { status: 500 } : { status: 200 }) : { status: 204 });
-    const started = new Date();
+    const started = new Date(h.clock.now());
     await createIncident('Receiver recovers');
-    await chosenWait(webhookId); // the first attempt failed; the retry is a second away
+    const wait = await chosenWait(webhookId); // the first attempt failed; the retry is a second away
     // The failure started a run of failures...
     const since = await failingSince(webhookId);
     expect(since).not.toBeNull();
     expect(since!.getTime()).toBeGreaterThanOrEqual(started.getTime() - 1000);
     // ...which the successful retry ends.
+    await h.clock.advance(wait);
     await expect.poll(async () => (await deliveries(webhookId))[0]?.status, { timeout: 10_000 }).toBe('succeeded');
     expect(await failingSince(webhookId)).toBeNull();
   });
@@ -178,13 +199,10 @@ describe('failing_since and the 5-day auto-disable', () => {
     const since = await failingSince(webhookId);
     expect(since).not.toBeNull();
 
-    // Six days of failures pass (the only direct write: time cannot be waited for).
-    await h.runtime.orm.em
-      .fork()
-      .getConnection()
-      .execute(`update webhook_subscriptions set failing_since = now() - interval '6 days' where id = ?`, [webhookId]);
+    // Six days of failures pass: the retry comes, and fails once more.
+    await h.clock.advance(6 * 86_400_000);
 
-    // The next failure disables the subscription and ends the delivery.
+    // That failure disables the subscription and ends the delivery.
     await expect.poll(async () => (await webhook(webhookId)).enabled, { timeout: 10_000 }).toBe(false);
     const disabled = await webhook(webhookId);
     expect(disabled.disabled_reason).toBe('every delivery failed for 5 day(s)');
@@ -198,11 +216,12 @@ describe('failing_since and the 5-day auto-disable', () => {
       expect.objectContaining({ actor: 'system', action: 'webhook.disabled', target_type: 'webhook', target_id: webhookId, details: { reason: 'every delivery failed for 5 day(s)' } }),
     ]);
 
-    // Disabled: a new event gets no delivery, and nothing is sent.
+    // Disabled: a new event gets no delivery (the event's statement wrote none), so nothing can be sent.
     const before = receiver.received.filter((r) => r.path === '/dead').length;
+    const [onlyDelivery] = await deliveries(webhookId);
     const quiet = await createIncident('While disabled');
-    await new Promise((r) => setTimeout(r, 1500));
-    expect((await deliveries(webhookId)).map((d) => d.id)).toHaveLength(1);
+    expect((await deliveries(webhookId)).map((d) => d.id)).toEqual([onlyDelivery!.id]);
+    expect(await jobsFor(onlyDelivery!.id)).toBe(0);
     expect(receiver.received.filter((r) => r.path === '/dead')).toHaveLength(before);
     expect(receiver.received.some((r) => r.path === '/dead' && r.body.includes(quiet))).toBe(false);
 
@@ -236,7 +255,6 @@ describe('fan-out', () => {
     // The event's dispatch job running again (as after a crash once it had recorded its outcomes)
     // attempts nothing: the successes are done and the failure belongs to its own retry job.
     expect(await h.runtime.services.deliveries.dispatch(views.map((v) => v.id))).toEqual([]);
-    await new Promise((r) => setTimeout(r, 300));
     expect(receiver.received.filter((r) => r.path === '/fan/a' || r.path === '/fan/c')).toHaveLength(2);
 
     for (const id of webhookIds) {

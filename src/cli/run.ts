@@ -60,9 +60,13 @@ function format(result: Record<string, unknown> | Record<string, unknown>[], jso
 /** Runs one command; answers its exit code: 0 done, 1 failed, 2 bad arguments (nothing done). */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const name = commandName(argv);
-  if (!name || name === 'help' || argv.includes('--help')) {
+  if (name === 'help' || argv.includes('--help')) {
     io.stdout(USAGE);
-    return name ? 0 : 2;
+    return 0;
+  }
+  if (!name) {
+    io.stdout(USAGE);
+    return 2;
   }
   try {
     const command = commands[name];

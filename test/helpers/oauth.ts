@@ -2,7 +2,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
-import { bearer, type Harness, type TenantFixture } from './harness.js';
+import { bearer, CODE_APP, type Harness, type RegisteredApp, type TenantFixture } from './harness.js';
+
+export { tokenRequest } from './harness.js';
 
 export function pkce(): { verifier: string; challenge: string } {
   const verifier = randomBytes(32).toString('base64url');
@@ -48,26 +50,11 @@ export function hiddenFields(html: string): Record<string, string> {
   return fields;
 }
 
-export interface CodeApp {
-  client_id: string;
-  client_secret?: string;
-}
+export type CodeApp = RegisteredApp;
 
-export async function registerCodeApp(h: Harness, tenant: TenantFixture, overrides: object = {}): Promise<CodeApp> {
-  const res = await h.request({
-    method: 'POST',
-    url: '/v1/platform/apps',
-    headers: bearer(tenant.adminToken),
-    payload: {
-      name: 'Incident dashboard',
-      grant_types: ['authorization_code', 'refresh_token'],
-      redirect_uris: ['https://integrator.example/callback'],
-      requested_scopes: ['incidents:read', 'webhooks:read'],
-      ...overrides,
-    },
-  });
-  expect(res.statusCode).toBe(201);
-  return res.json();
+/** An authorization code app of the tenant (CODE_APP, with `overrides`). */
+export function registerCodeApp(h: Harness, tenant: TenantFixture, overrides: object = {}): Promise<CodeApp> {
+  return h.registerApp(tenant, { ...CODE_APP, ...overrides });
 }
 
 export async function createUser(h: Harness, tenant: TenantFixture, email: string, password = 'a long enough password'): Promise<void> {
@@ -93,10 +80,4 @@ export async function loginAndConsent(browser: Browser, authorize: string, email
   }
   expect([302, 303]).toContain(response.statusCode);
   return new URL(response.headers.location!);
-}
-
-export async function tokenRequest(h: Harness, fields: Record<string, string>, basic?: { id: string; secret: string }) {
-  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
-  if (basic) headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(basic.id)}:${encodeURIComponent(basic.secret)}`).toString('base64')}`;
-  return h.request({ method: 'POST', url: '/v1/oauth/token', headers, payload: new URLSearchParams(fields).toString() });
 }

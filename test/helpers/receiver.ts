@@ -1,10 +1,14 @@
-// A real HTTP receiver on 127.0.0.1 for webhook deliveries, answering what each test tells it to.
+// A real HTTP receiver on 127.0.0.1 for webhook deliveries, answering what each test tells it to, and noting when
+// each request arrived by the clock Tessera runs on (so that a test that moves time sees the gaps it made).
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { Clock } from '../../src/clock.js';
+import { until } from './poll.js';
 
 export interface Received {
   path: string;
   headers: IncomingHttpHeaders;
   body: string;
+  /** When it arrived, in the clock's milliseconds. */
   at: number;
 }
 
@@ -16,12 +20,14 @@ export class Receiver {
   respond: Responder = () => ({ status: 204 });
   url = '';
 
+  constructor(private readonly clock: Clock = { now: () => Date.now() }) {}
+
   async start(): Promise<this> {
     this.server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c) => chunks.push(c));
       req.on('end', () => {
-        const request = { path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() };
+        const request = { path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: this.clock.now() };
         this.received.push(request);
         const answer = this.respond(request);
         const send = () => {
@@ -41,13 +47,9 @@ export class Receiver {
 
   /** Waits until `count` requests (optionally matching) have arrived. */
   async waitFor(count: number, match: (r: Received) => boolean = () => true, timeoutMs = 10_000): Promise<Received[]> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const hits = this.received.filter(match);
-      if (hits.length >= count) return hits;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new Error(`expected ${count} deliveries, got ${this.received.filter(match).length}`);
+    const hits = await until(() => this.received.filter(match), (found) => found.length >= count, { timeoutMs, intervalMs: 20 });
+    if (hits.length < count) throw new Error(`expected ${count} deliveries, got ${hits.length}`);
+    return hits;
   }
 
   async stop(): Promise<void> {
