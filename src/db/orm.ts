@@ -28,7 +28,7 @@ const migrationsList = [
   { name: 'Migration20261126040000_sql_ids', class: Migration20261126040000_sql_ids },
 ];
 
-export function ormOptions(url: string, model: DataModel, poolMax = 10): Options {
+function ormOptions(url: string, model: DataModel, poolMax = 10): Options {
   return {
     clientUrl: url,
     entities: model.entities,

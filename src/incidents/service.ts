@@ -78,7 +78,7 @@ function fromRow(row: IncidentRow): Incident {
 const LABEL = /^[a-z0-9][a-z0-9:._-]{0,49}$/;
 
 /** The event payload (`data`) of an incident, in the REST/webhook naming (snake_case). */
-export function incidentPayload(incident: Incident): Record<string, unknown> {
+function incidentPayload(incident: Incident): Record<string, unknown> {
   return {
     id: incident.id,
     number: incident.number,

@@ -16,7 +16,7 @@ import { param, type Params } from './params.js';
 
 const BROWSER_COOKIE = 'tessera_browser';
 const SESSION_COOKIE = 'tessera_session';
-export const COOKIE_PATH = '/v1/oauth';
+const COOKIE_PATH = '/v1/oauth';
 
 /** Where an error may be sent back: a verified redirect URI and the request's state; null shows a page. */
 interface ErrorTarget {
