@@ -9,10 +9,9 @@ import { registerGraphQL } from './graphql/server.js';
 import { registerRequestContext } from './http/context.js';
 import { registerRateLimits } from './http/rate-limit.js';
 import { registerJwksRoutes } from './keys/routes.js';
-import { schema } from './modules.js';
 import type { Runtime } from './runtime.js';
 
-export type AppDeps = Pick<Runtime, 'orm' | 'clock' | 'keyring' | 'tokens' | 'services' | 'features' | 'graphql'>;
+export type AppDeps = Pick<Runtime, 'orm' | 'clock' | 'keyring' | 'tokens' | 'services' | 'features' | 'graphql' | 'core'>;
 
 export function loggerOptions(config: Config): FastifyServerOptions['logger'] {
   return {
@@ -77,7 +76,7 @@ export async function buildApp(config: Config, deps: AppDeps, options: BuildOpti
   for (const feature of deps.features) await feature.routes?.(app);
   registerGraphQL(
     app,
-    { schema: schema(), orm: deps.orm, tokens: deps.tokens, operations: deps.services.persistedOperations, services: deps.graphql },
+    { schema: deps.core.schema, orm: deps.orm, tokens: deps.tokens, operations: deps.services.persistedOperations, services: deps.graphql },
     options.graphql,
   );
 

@@ -81,9 +81,12 @@ async function chosenWait(webhookId: string, attempts = 1): Promise<number> {
  */
 const untilJustBefore = (wait: number) => h.clock.advance(Math.max(0, wait - 300));
 
-/** Jobs the queue holds for a delivery (its retry, redelivery or test send), done or not. */
-async function jobsFor(deliveryId: string): Promise<number> {
-  const [{ n }] = await h.runtime.orm.em.fork().getConnection().execute(`select count(*)::int as n from graphile_worker._private_jobs where key = ?`, [deliveryId]);
+/** Jobs the queue holds for a delivery (its next retry, a redelivery, a test send) that no worker runs yet. */
+async function pendingJobsFor(deliveryId: string): Promise<number> {
+  const [{ n }] = await h.runtime.orm.em
+    .fork()
+    .getConnection()
+    .execute(`select count(*)::int as n from graphile_worker._private_jobs where key = ? and locked_at is null`, [deliveryId]);
   return n;
 }
 
@@ -164,9 +167,10 @@ describe('the end of the schedule', () => {
     expect(new Set(requests.map((r) => r.headers['webhook-id'])).size).toBe(1);
     const detail = (await h.request({ method: 'GET', url: `/v1/webhooks/${webhookId}/deliveries/${delivery!.id}`, headers: bearer(acme.adminToken) })).json();
     expect(detail.attempt_history.map((a: { number: number }) => a.number)).toEqual([1, 2, 3, 4]);
-    // No fifth attempt comes: however much time passes, the queue holds nothing more for it.
+    // No fifth attempt comes: the queue holds nothing more for it, however much time passes.
+    expect(await pendingJobsFor(delivery!.id)).toBe(0);
     await h.clock.advance(3600_000);
-    expect(await jobsFor(delivery!.id)).toBe(0);
+    expect(await pendingJobsFor(delivery!.id)).toBe(0);
     expect(receiver.received.filter((r) => r.path === '/down' && r.body.includes(incident))).toHaveLength(4);
     // One failed delivery alone does not disable the subscription.
     expect((await webhook(webhookId)).enabled).toBe(true);
@@ -221,7 +225,7 @@ describe('failing_since and the 5-day auto-disable', () => {
     const [onlyDelivery] = await deliveries(webhookId);
     const quiet = await createIncident('While disabled');
     expect((await deliveries(webhookId)).map((d) => d.id)).toEqual([onlyDelivery!.id]);
-    expect(await jobsFor(onlyDelivery!.id)).toBe(0);
+    expect(await pendingJobsFor(onlyDelivery!.id)).toBe(0);
     expect(receiver.received.filter((r) => r.path === '/dead')).toHaveLength(before);
     expect(receiver.received.some((r) => r.path === '/dead' && r.body.includes(quiet))).toBe(false);
 

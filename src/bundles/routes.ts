@@ -21,7 +21,7 @@ export interface BundleRouteDeps {
   tokens: TokenService;
 }
 
-export function registerBundleRoutes(root: FastifyInstance, { releases: bundles, stats, clients, tokens }: BundleRouteDeps): void {
+export function registerBundleRoutes(root: FastifyInstance, { releases, stats, clients, tokens }: BundleRouteDeps): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const operator = [authenticate(tokens), requireScope(SCOPE_OPERATOR)];
   const hide = { hide: true };
@@ -35,13 +35,13 @@ export function registerBundleRoutes(root: FastifyInstance, { releases: bundles,
     return record.app;
   };
 
-  app.get('/api/v1/platform/bundles', { preHandler: operator, schema: hide }, async () => ({ bundles: await bundles.listBundles() }));
+  app.get('/api/v1/platform/bundles', { preHandler: operator, schema: hide }, async () => ({ bundles: await releases.listBundles() }));
 
   app.get(
     '/api/v1/platform/bundles/:bundle',
     { preHandler: operator, schema: { ...hide, params: BundleParams, querystring: Type.Object({ version: Type.Optional(Type.String({ maxLength: 40 })) }) } },
     async (request) => {
-      const { version, operations } = await bundles.bundleVersion(assertBundleName(request.params.bundle), request.query.version);
+      const { version, operations } = await releases.bundleVersion(assertBundleName(request.params.bundle), request.query.version);
       return {
         name: version.bundle,
         version: version.version,
@@ -62,7 +62,7 @@ export function registerBundleRoutes(root: FastifyInstance, { releases: bundles,
   app.get(
     '/api/v1/platform/bundles/:bundle/manifest',
     { preHandler: operator, schema: { ...hide, params: BundleParams, querystring: Type.Object({ version: Type.Optional(Type.String({ maxLength: 40 })) }) } },
-    async (request) => bundles.manifest(assertBundleName(request.params.bundle), request.query.version),
+    async (request) => releases.manifest(assertBundleName(request.params.bundle), request.query.version),
   );
 
   app.get(
@@ -73,7 +73,7 @@ export function registerBundleRoutes(root: FastifyInstance, { releases: bundles,
     },
     async (request) => {
       const target = await appFor(request, request.params.client_id);
-      return { client_id: target.id, bundles: await bundles.appBundles(target.id) };
+      return { client_id: target.id, bundles: await releases.appBundles(target.id) };
     },
   );
 
@@ -86,8 +86,8 @@ export function registerBundleRoutes(root: FastifyInstance, { releases: bundles,
     async (request, reply) => {
       const target = await appFor(request, request.params.client_id);
       const bundle = assertBundleName(request.body.bundle);
-      const { assigned } = await bundles.assign(target, bundle, request.principal!.subject);
-      return reply.code(assigned ? 201 : 200).send({ client_id: target.id, bundles: await bundles.appBundles(target.id) });
+      const { assigned } = await releases.assign(target, bundle, request.principal!.subject);
+      return reply.code(assigned ? 201 : 200).send({ client_id: target.id, bundles: await releases.appBundles(target.id) });
     },
   );
 
@@ -96,7 +96,7 @@ export function registerBundleRoutes(root: FastifyInstance, { releases: bundles,
     { preHandler: operator, schema: { ...hide, params: Type.Composite([ClientParams, BundleParams]) } },
     async (request, reply) => {
       const target = await appFor(request, request.params.client_id);
-      await bundles.unassign(target, assertBundleName(request.params.bundle), request.principal!.subject);
+      await releases.unassign(target, assertBundleName(request.params.bundle), request.principal!.subject);
       return reply.code(204).send();
     },
   );

@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { authenticate, requireTenant } from '../http/auth.js';
 import { isoSeconds } from '../http/pagination.js';
-import { bearerSecurity as security, errorResponses as errors, Nullable, Timestamp } from '../http/schemas.js';
+import { bearerSecurity as security, errorResponses as errors, NextCursor, Nullable, Pagination, Timestamp } from '../http/schemas.js';
 import type { TokenService } from '../keys/tokens.js';
 import { EVENT_CATALOG } from './catalog.js';
 import type { DeliveryStatus, SubscriptionService, WebhookAttempt, WebhookDelivery, WebhookSubscription } from './subscriptions.js';
@@ -46,7 +46,6 @@ const UpdateBody = Type.Object(
 
 const WebhookParams = Type.Object({ webhook_id: Type.String({ maxLength: 100 }) });
 const DeliveryParams = Type.Object({ webhook_id: Type.String({ maxLength: 100 }), delivery_id: Type.String({ maxLength: 100 }) });
-const Page = { limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }), cursor: Type.Optional(Type.String({ maxLength: 500 })) };
 
 const DeliveryView = Type.Object({
   id: Type.String(),
@@ -141,8 +140,8 @@ export function registerWebhookRoutes(root: FastifyInstance, webhooks: Subscript
         tags,
         security,
         summary: 'List webhook subscriptions',
-        querystring: Type.Object(Page, { additionalProperties: false }),
-        response: { 200: Type.Object({ webhooks: Type.Array(WebhookView), next_cursor: Nullable(Type.String()) }), ...errors },
+        querystring: Pagination,
+        response: { 200: Type.Object({ webhooks: Type.Array(WebhookView), next_cursor: NextCursor }), ...errors },
       },
     },
     async (request) => {
@@ -192,8 +191,8 @@ export function registerWebhookRoutes(root: FastifyInstance, webhooks: Subscript
         security,
         summary: 'Review delivery attempts',
         params: WebhookParams,
-        querystring: Type.Object({ ...Page, status: Type.Optional(Type.String({ enum: ['queued', 'retrying', 'succeeded', 'failed'] })) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ deliveries: Type.Array(DeliveryView), next_cursor: Nullable(Type.String()) }), ...errors },
+        querystring: Type.Object({ ...Pagination.properties, status: Type.Optional(Type.String({ enum: ['queued', 'retrying', 'succeeded', 'failed'] })) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ deliveries: Type.Array(DeliveryView), next_cursor: NextCursor }), ...errors },
       },
     },
     async (request) => {
