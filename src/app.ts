@@ -4,10 +4,13 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServ
 import swagger from '@fastify/swagger';
 import { randomUUID } from 'node:crypto';
 import type { Config } from './config.js';
-import { registerErrorHandler } from './errors.js';
+import { stdSerializers } from 'pino';
+import { frameworkErrors, loggable, registerErrorHandler } from './errors.js';
 import { registerGraphQL } from './graphql/server.js';
 import { registerRequestContext } from './http/context.js';
+import { registerInputChecks } from './http/input.js';
 import { registerRateLimits } from './http/rate-limit.js';
+import { schemaController } from './http/validation.js';
 import { registerJwksRoutes } from './keys/routes.js';
 import type { Runtime } from './runtime.js';
 
@@ -20,6 +23,13 @@ export function loggerOptions(config: Config): FastifyServerOptions['logger'] {
     redact: {
       paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', '*.password', '*.client_secret', '*.token'],
       censor: '[redacted]',
+    },
+    // A database error's message and stack quote the statement and its values: only its type and code are logged.
+    serializers: {
+      err: (error: Error) => {
+        const safe = loggable(error);
+        return safe instanceof Error ? stdSerializers.err(safe) : (safe as ReturnType<typeof stdSerializers.err>);
+      },
     },
   };
 }
@@ -35,8 +45,9 @@ export async function buildApp(config: Config, deps: AppDeps, options: BuildOpti
     ...(options.logger ? { loggerInstance: options.logger } : { logger: loggerOptions(config) }),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
-    // Unknown fields are refused, not silently dropped (e.g. an unknown governance flag is a 400).
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    // Bodies typed strictly, path and query parameters coerced; unknown fields refused (http/validation.ts).
+    schemaController,
+    frameworkErrors,
   });
   // Callback style, not async: a hook on every response should not cost a promise each.
   app.addHook('onSend', (request, reply, payload, done) => {
@@ -60,6 +71,7 @@ export async function buildApp(config: Config, deps: AppDeps, options: BuildOpti
 
   registerErrorHandler(app);
   registerRequestContext(app, deps.orm);
+  registerInputChecks(app);
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {

@@ -2,7 +2,7 @@
 // one place that turns an error into an answer, whatever the transport: a REST body, an OAuth authorization
 // error (a redirect or a page, RFC 6749 section 4.1.2.1) and a GraphQL error or user error. Third-party errors
 // are turned into these at the boundary where they happen.
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GraphQLError } from 'graphql';
 
 export abstract class TesseraError extends Error {
@@ -126,6 +126,21 @@ export class RateLimited extends TesseraError {
   }
 }
 
+export class UnsupportedMediaType extends TesseraError {
+  readonly code = 'unsupported_media_type';
+  readonly status = 415;
+}
+
+/** The database did not answer in time, or not at all: the caller may retry (RFC 9110 section 15.6.4). */
+export class TemporarilyUnavailable extends TesseraError {
+  readonly code = 'temporarily_unavailable';
+  readonly status = 503;
+  constructor(description: string, retryAfterSeconds: number) {
+    super(description);
+    this.headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterSeconds)));
+  }
+}
+
 /** A fault of ours: the answer says so and nothing more (the cause goes to the log only). */
 export class ServerError extends TesseraError {
   readonly code = 'server_error';
@@ -163,11 +178,16 @@ function describeValidation(error: FastifyError): string {
 }
 
 /** Any error as a Tessera error: ours as they are, Fastify's own 4xx explained, anything else a ServerError. */
-export function asTesseraError(error: unknown): TesseraError {
+export function asTesseraError(error: unknown, request?: FastifyRequest): TesseraError {
   if (error instanceof TesseraError) return error;
+  if (databaseUnavailable(error)) return new TemporarilyUnavailable('the database is not answering; retry in a few seconds', DATABASE_RETRY_AFTER_SECONDS);
   const fastifyError = error as FastifyError | undefined;
   if (fastifyError?.validation) return new InvalidRequest(describeValidation(fastifyError));
-  // Fastify's own 4xx (malformed JSON, unsupported media type, body too large) are safe to explain.
+  if (fastifyError?.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    return new UnsupportedMediaType(`Unsupported Media Type: ${request?.headers['content-type']?.split(';')[0]?.trim() || 'none'}`);
+  }
+  if (fastifyError?.code === 'FST_ERR_BAD_URL') return new InvalidRequest(`the URL is not valid: '${request?.url ?? ''}' does not decode`);
+  // Fastify's own 4xx (malformed JSON, body too large) are safe to explain.
   const status = fastifyError?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) return new FrameworkRefusal(status, fastifyError!.message);
   return new ServerError();
@@ -185,20 +205,73 @@ class FrameworkRefusal extends TesseraError {
   }
 }
 
-export function restAnswer(error: unknown): RestAnswer {
-  const known = asTesseraError(error);
+export function restAnswer(error: unknown, request?: FastifyRequest): RestAnswer {
+  const known = asTesseraError(error, request);
   return { status: known.status, body: { error: known.code, error_description: known.description }, headers: known.headers };
 }
 
+/** A fault of ours is logged at error level, with the request id and without SQL text or row values. */
+function answer(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
+  const rest = restAnswer(error, request);
+  if (rest.status >= 500) request.log[rest.status === 503 ? 'warn' : 'error']({ err: error }, 'request failed');
+  return reply.code(rest.status).headers(rest.headers).send(rest.body);
+}
+
+/** Fastify's option for the errors it answers before routing (a URL that does not decode). */
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  answer(request, reply, error);
+}
+
 export function registerErrorHandler(app: FastifyInstance): void {
-  app.setErrorHandler((error, request, reply) => {
-    const answer = restAnswer(error);
-    if (answer.status >= 500) request.log.error({ err: error }, 'request failed');
-    return reply.code(answer.status).headers(answer.headers).send(answer.body);
-  });
+  app.setErrorHandler((error, request, reply) => answer(request, reply, error));
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ error: 'not_found', error_description: `no route ${request.method} ${request.url.split('?')[0]}` }),
   );
+}
+
+// ------------------------------------------------------------------------------------------------ faults of ours
+
+const DATABASE_RETRY_AFTER_SECONDS = 5;
+
+/** SQLSTATE classes and codes of a database that cannot answer now (PostgreSQL appendix A). */
+const UNAVAILABLE_SQLSTATE = /^(08|57P0[123]|53300|57014)/;
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND']);
+const UNAVAILABLE_MESSAGES = /Timeout acquiring a connection|Query read timeout|Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|canceling statement due to statement timeout/;
+
+/**
+ * Whether `error` says the database did not answer (a pool or statement timeout, a lost or refused connection),
+ * as pg, knex and MikroORM report it (DESIGN "Conventions" 3: converted at the boundary, here).
+ */
+export function databaseUnavailable(error: unknown): boolean {
+  if (!error || typeof error !== 'object') return false;
+  const { code, sqlState, name, message, cause } = error as { code?: unknown; sqlState?: unknown; name?: unknown; message?: unknown; cause?: unknown };
+  if (typeof sqlState === 'string' && UNAVAILABLE_SQLSTATE.test(sqlState)) return true;
+  if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || (/^[0-9A-Z]{5}$/.test(code) && UNAVAILABLE_SQLSTATE.test(code)))) return true;
+  if (name === 'KnexTimeoutError' || name === 'ConnectionException') return true;
+  if (typeof message === 'string' && UNAVAILABLE_MESSAGES.test(message)) return true;
+  return cause !== undefined && cause !== error && databaseUnavailable(cause);
+}
+
+/** Whether `error` comes from the database driver: its message and stack quote the SQL and its values. */
+function fromDatabase(error: object): boolean {
+  const { name, sqlState, code, sql } = error as { name?: unknown; sqlState?: unknown; code?: unknown; sql?: unknown };
+  return (
+    sqlState !== undefined ||
+    sql !== undefined ||
+    name === 'DatabaseError' ||
+    (typeof name === 'string' && name.endsWith('Exception') && typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code))
+  );
+}
+
+/**
+ * What the log may hold of an error (the logger's `err` serializer, src/app.ts): a database error's type and
+ * SQLSTATE only (its message quotes the statement and the row values, tenant data included); any other error as
+ * it is.
+ */
+export function loggable(error: unknown): unknown {
+  if (!error || typeof error !== 'object' || !fromDatabase(error)) return error;
+  const { name, code, sqlState } = error as { name?: unknown; code?: unknown; sqlState?: unknown };
+  return { type: String(name), code: String(sqlState ?? code), message: 'a database statement failed (its text and values are not logged)', stack: '' };
 }
 
 // ------------------------------------------------------------------------------------------------ OAuth authorization errors
@@ -226,6 +299,7 @@ export const GraphQLCode = {
   notFound: 'NOT_FOUND',
   conflict: 'CONFLICT',
   rateLimited: 'RATE_LIMITED',
+  unavailable: 'TEMPORARILY_UNAVAILABLE',
   internal: 'INTERNAL_SERVER_ERROR',
   persistedQueryOnly: 'PERSISTED_QUERY_ONLY',
   persistedQueryNotInList: 'PERSISTED_QUERY_NOT_IN_LIST',
@@ -242,6 +316,7 @@ const GRAPHQL_CODE_OF: Record<string, GraphQLCode> = {
   not_found: GraphQLCode.notFound,
   conflict: GraphQLCode.conflict,
   rate_limited: GraphQLCode.rateLimited,
+  temporarily_unavailable: GraphQLCode.unavailable,
 };
 
 /** A GraphQL error with its code and, for a refusal of the whole request, its HTTP status and headers. */
@@ -251,14 +326,14 @@ export function graphqlError(message: string, code: GraphQLCode, http?: { status
 }
 
 /**
- * A Tessera error as GraphQL answers it. Refusals of the caller (401, 403, 429) refuse the whole request and
- * keep their HTTP status and headers; anything else is an error of the field that raised it, in a 200 answer
+ * A Tessera error as GraphQL answers it. Refusals of the caller (401, 403, 429) and a database that does not
+ * answer (503) refuse the whole request and keep their HTTP status and headers; anything else is an error of the field that raised it, in a 200 answer
  * (GraphQL over HTTP), and a fault of ours is masked. `at`: the error graphql-js wrapped it in, whose location
  * and path the answer keeps.
  */
 export function toGraphQLError(error: TesseraError, at?: GraphQLError): GraphQLError {
   const code = GRAPHQL_CODE_OF[error.code] ?? GraphQLCode.internal;
-  const refusesRequest = error.status === 401 || error.status === 403 || error.status === 429;
+  const refusesRequest = error.status === 401 || error.status === 403 || error.status === 429 || error.status === 503;
   const mapped =
     code === GraphQLCode.internal
       ? graphqlError(new ServerError().description, code)

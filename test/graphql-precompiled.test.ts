@@ -166,11 +166,23 @@ describe('served by the precompiled path, exactly as Yoga answers', () => {
     expect(tooMany.res.json().errors[0]).toMatchObject({ message: 'first must be between 1 and 100', extensions: { code: 'BAD_USER_INPUT' } });
     const badCursor = await sameAnswer((app) => post(app, sync, { documentId: `sha256:${LIST}`, variables: { after: 'not-a-cursor' } }, headers));
     expect(badCursor.res.json().errors[0].extensions).toEqual({ code: 'BAD_USER_INPUT' });
-    // PostgreSQL refuses a NUL byte: an unexpected error, masked, its cause never shown.
-    const internal = await sameAnswer((app) => post(app, sync, { documentId: `sha256:${GET}`, variables: { id: 'inc_\u0000' } }, headers));
+    // A fault of ours (the notes table is gone for a moment): an unexpected error, masked, its cause never shown.
+    const db = h.runtime.orm.em.fork().getConnection();
+    await db.execute('alter table incident_notes rename to incident_notes_away');
+    let internal;
+    try {
+      internal = await sameAnswer((app) => post(app, sync, { documentId: `sha256:${GET}`, variables: { id: incidentId } }, headers));
+    } finally {
+      await db.execute('alter table incident_notes_away rename to incident_notes');
+    }
     expect(internal.direct).toBe(true);
     expect(internal.res.json().errors).toEqual([expect.objectContaining({ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } })]);
-    expect(internal.res.body).not.toMatch(/byte|UTF8|0x00|postgres/i);
+    expect(internal.res.body).not.toMatch(/incident_notes|relation|select|postgres/i);
+    // A NUL byte, which PostgreSQL cannot store, never reaches it: Yoga refuses the variables (src/http/input.ts).
+    const nul = await sameAnswer((app) => post(app, sync, { documentId: `sha256:${GET}`, variables: { id: 'inc_\u0000' } }, headers));
+    expect(nul.direct).toBe(false);
+    expect(nul.res.statusCode).toBe(400);
+    expect(nul.res.json().errors).toEqual([{ message: 'variables.id must not contain a NUL character or an unpaired surrogate', extensions: { code: 'BAD_USER_INPUT' } }]);
   });
 
   it('answers typed user errors of a mutation, and writes nothing', async () => {
@@ -223,7 +235,7 @@ describe('left to Yoga, which answers as before', () => {
     ['an operationName the document lacks', (app) => post(app, sync, { documentId: `sha256:${LIST}`, operationName: 'Other' }), 400],
     ['variables that are not an object', (app) => post(app, sync, { documentId: `sha256:${LIST}`, variables: [1] }), 400],
     ['a batch', (app) => post(app, sync, [{ documentId: `sha256:${LIST}` }]), 400],
-    ['GET variables that are not JSON', (app) => get(app, sync, { documentId: `sha256:${LIST}`, variables: '{first' }), 200],
+    ['GET variables that are not JSON (GraphQL over HTTP: 400)', (app) => get(app, sync, { documentId: `sha256:${LIST}`, variables: '{first' }), 400],
     ['an Accept without a JSON type', (app) => post(app, sync, { documentId: `sha256:${LIST}` }, { accept: 'text/html' }), 406],
     ['an event stream', (app) => post(app, sync, { documentId: `sha256:${LIST}`, variables: { first: 1 } }, { accept: 'text/event-stream' }), 200],
     ['a browser\'s Origin', (app) => post(app, sync, { documentId: `sha256:${LIST}`, variables: { first: 1 } }, { origin: 'https://partner.example' }), 200],

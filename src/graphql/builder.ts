@@ -5,6 +5,7 @@ import SchemaBuilder from '@pothos/core';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { FastifyBaseLogger } from 'fastify';
 import { Kind } from 'graphql';
 import { Forbidden, graphqlError, GraphQLCode, toGraphQLError, type UserError } from '../errors.js';
 import type { Principal } from '../keys/tokens.js';
@@ -18,6 +19,8 @@ export interface GraphQLContext extends GraphQLServices {
   tenantId: string;
   /** Tenant-filtered: every query sees only the X-Tenant-ID tenant's rows. */
   em: EntityManager;
+  /** The request's logger (its lines carry the request id). */
+  log: FastifyBaseLogger;
 }
 
 export const builder = new SchemaBuilder<{

@@ -13,10 +13,11 @@
 // operation and scope checks and the context are transport.ts's; the result becomes a response through Yoga's
 // own processRegularResult (status rules, media type, error extensions), and errors are masked by the same
 // maskError. test/graphql-precompiled.test.ts compares both paths response for response.
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import { getOperationAST, getVariableValues, GraphQLError, type ExecutionResult, type GraphQLSchema, type Source } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { processRegularResult, type YogaServerInstance } from 'graphql-yoga';
+import { firstUnstorableText } from '../http/input.js';
 import type { GraphQLContext } from './builder.js';
 import { persistedOperationId, type PersistedOperation } from './persisted.js';
 
@@ -26,8 +27,10 @@ export interface PersistedTransport<Caller> {
   identify(authorization: string | null | undefined, tenantId: string | null | undefined): Promise<Caller>;
   /** The operation if the caller's app holds it; throws FORBIDDEN when the token lacks its scopes. */
   operationFor(caller: Caller, operationId: string): PersistedOperation | null;
-  context(caller: Caller): GraphQLContext;
+  context(caller: Caller, log: FastifyBaseLogger): GraphQLContext;
   recordCall(caller: Caller, operation: PersistedOperation, ms: number, failed: boolean): void;
+  /** Logs, with the request's logger (its id), the errors of a result that are faults of ours. */
+  logFaults(log: FastifyBaseLogger, errors: readonly unknown[] | undefined): void;
   maskError(error: unknown, message: string): Error;
 }
 
@@ -64,7 +67,7 @@ export class PrecompiledOperations<Caller> {
     if (!operation) return false;
     const compiled = this.compiledFor(operation);
     if (!compiled) return false;
-    const result = await this.execute(caller, operation, compiled, call.variables);
+    const result = await this.execute(caller, operation, compiled, call.variables, req.log);
     await this.respond(reply, result, call.mediaType);
     return true;
   }
@@ -127,21 +130,22 @@ export class PrecompiledOperations<Caller> {
   }
 
   /** Executes, masks errors as Yoga does, and counts the call for the app (calls, errors, latency). */
-  private async execute(caller: Caller, operation: PersistedOperation, compiled: Executable, variables: Record<string, unknown> | undefined): Promise<ExecutionResult> {
+  private async execute(caller: Caller, operation: PersistedOperation, compiled: Executable, variables: Record<string, unknown> | undefined, log: FastifyBaseLogger): Promise<ExecutionResult> {
     const started = performance.now();
-    const result = await this.run(caller, compiled, variables ?? {});
+    const result = await this.run(caller, compiled, variables ?? {}, log);
     const failed = Boolean(result.errors?.length);
     this.transport.recordCall(caller, operation, performance.now() - started, failed);
     if (!failed) return result;
+    this.transport.logFaults(log, result.errors);
     return { errors: result.errors!.map((error) => this.transport.maskError(error, MASKED_MESSAGE) as GraphQLError), ...('data' in result ? { data: result.data } : {}) };
   }
 
-  private async run(caller: Caller, compiled: Executable, variables: Record<string, unknown>): Promise<ExecutionResult> {
+  private async run(caller: Caller, compiled: Executable, variables: Record<string, unknown>, log: FastifyBaseLogger): Promise<ExecutionResult> {
     // The variables are checked by graphql's own coercion, for its exact messages and locations; the errors
     // found before execution are request errors (GraphQL over HTTP: 400), as Yoga's executor marks them.
     const coerced = getVariableValues(compiled.schema, compiled.variables, variables);
     if (coerced.errors) return { errors: coerced.errors.map(asRequestError) };
-    const result = await compiled.query.query(undefined, this.transport.context(caller), variables);
+    const result = await compiled.query.query(undefined, this.transport.context(caller, log), variables);
     if (!result.errors?.length) return result;
     // graphql-jit's errors carry locations but not the nodes they come from: rebuilt on the document's source,
     // so they serialise as graphql's (Yoga rebuilds every error from nodes, source and positions).
@@ -205,6 +209,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 function acceptableParams(params: Record<string, unknown>): Record<string, unknown> | null {
   if (params.query != null) return null;
   if (params.variables != null && !isPlainObject(params.variables)) return null;
+  // Yoga refuses variables PostgreSQL could not store (yoga.ts, storableVariables).
+  if (firstUnstorableText(params.variables, 'variables')) return null;
   if (params.extensions != null && !isPlainObject(params.extensions)) return null;
   if (params.operationName != null && typeof params.operationName !== 'string') return null;
   return { ...params, variables: params.variables ?? undefined, operationName: params.operationName ?? undefined };

@@ -33,7 +33,12 @@ export function registerGraphQL(
     const stopPreparing = deps.operations.onLoad((operations) => precompiled.prepare(operations));
     app.addHook('onClose', async () => stopPreparing());
   }
-  app.route({ url: '/graphql', method: ['GET', 'POST'], schema: routeSchema, handler: graphqlEndpoint(yoga, precompiled) });
+  // GraphQL over HTTP takes JSON bodies: in the route's own context no other parser (text, forms) is registered, so
+  // any other media type is 415. Its input is checked by the transport itself (yoga.ts), in GraphQL's words.
+  app.register(async (scope) => {
+    scope.removeContentTypeParser('text/plain');
+    scope.route({ url: '/graphql', method: ['GET', 'POST'], schema: routeSchema, config: { checksItsOwnInput: true }, handler: graphqlEndpoint(yoga, precompiled) });
+  });
 }
 
 function graphqlEndpoint(yoga: TesseraYoga, precompiled: PrecompiledOperations<unknown> | null) {

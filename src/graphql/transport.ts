@@ -5,7 +5,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { FastifyBaseLogger } from 'fastify';
 import { GraphQLError } from 'graphql';
 import { forTenant } from '../db/tenant.js';
-import { Forbidden, graphqlError, GraphQLCode, TesseraError, toGraphQLError } from '../errors.js';
+import { asTesseraError, Forbidden, graphqlError, GraphQLCode, TesseraError, toGraphQLError } from '../errors.js';
 import { bearerToken } from '../http/auth.js';
 import type { Principal, TokenService } from '../keys/tokens.js';
 import type { GraphQLContext, GraphQLServices } from './builder.js';
@@ -25,13 +25,47 @@ export interface TransportDeps {
 }
 
 export function createTransport(deps: TransportDeps, log: FastifyBaseLogger): PersistedTransport<Caller> {
+  /** Faults already logged with their request's id: masking does not log them again. */
+  const logged = new WeakSet<object>();
   return {
     identify: (authorization, tenantId) => identify(deps.tokens, authorization, tenantId),
     operationFor: (caller, operationId) => operationFor(deps.operations, caller, operationId),
-    context: ({ principal, tenantId }): GraphQLContext => ({ ...deps.services, principal, tenantId, em: forTenant(deps.orm.em, tenantId) }),
+    context: ({ principal, tenantId }, requestLog): GraphQLContext => ({ ...deps.services, principal, tenantId, em: forTenant(deps.orm.em, tenantId), log: requestLog }),
     recordCall: ({ principal, tenantId }, operation, ms, failed) => deps.operations.recordCall(principal.clientId, tenantId, operation, ms, failed),
-    maskError: (error, message) => maskError(log, error, message),
+    logFaults(requestLog, errors) {
+      for (const error of errors ?? []) {
+        const fault = faultOf(error);
+        if (fault && !logged.has(fault)) {
+          logged.add(fault);
+          requestLog.error({ err: fault }, 'GraphQL resolver failed');
+        }
+      }
+    },
+    maskError(error, message) {
+      const fault = faultOf(error);
+      if (!fault) return expected(error);
+      if (!logged.has(fault)) log.error({ err: fault }, 'GraphQL request failed');
+      return graphqlError(message, GraphQLCode.internal);
+    },
   };
+}
+
+/** The cause of an error if it is a fault of ours (not a GraphQLError, nor a refusal Tessera decided); else null. */
+function faultOf(error: unknown): object | null {
+  const original = error instanceof GraphQLError ? error.originalError : error;
+  if (!original || original instanceof GraphQLError) return null;
+  const known = asTesseraError(original);
+  return known.status >= 500 && known.code === 'server_error' ? (original as object) : null;
+}
+
+/**
+ * An expected error as it is answered: a GraphQLError with its extensions.code as it is, a Tessera error (the
+ * database not answering included) through the one mapping of src/errors.ts.
+ */
+function expected(error: unknown): Error {
+  const original = error instanceof GraphQLError ? error.originalError : error;
+  if (!original || original instanceof GraphQLError) return error as Error;
+  return toGraphQLError(asTesseraError(original), error instanceof GraphQLError ? error : undefined);
 }
 
 /** The platform's token verifier; 401 without a valid token, 403 without the token's own tenant in X-Tenant-ID. */
@@ -53,16 +87,4 @@ function operationFor(operations: PersistedOperationSource, { principal }: Calle
   const missing = operation.requiredScopes.filter((s) => !principal.scopes.has(s));
   if (missing.length) throw toGraphQLError(new Forbidden(`the token lacks the scopes this operation needs: ${missing.join(', ')}`));
   return operation;
-}
-
-/**
- * Expected errors pass: GraphQLErrors with their extensions.code, and Tessera's own errors in the one mapping
- * (src/errors.ts); anything else is logged and masked.
- */
-function maskError(log: FastifyBaseLogger, error: unknown, message: string): Error {
-  const original = (error as GraphQLError).originalError;
-  if (error instanceof GraphQLError && (!original || original instanceof GraphQLError)) return error;
-  if (error instanceof GraphQLError && original instanceof TesseraError && original.status < 500) return toGraphQLError(original, error);
-  log.error({ err: original ?? error }, 'GraphQL resolver failed');
-  return graphqlError(message, GraphQLCode.internal);
 }

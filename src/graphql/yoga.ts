@@ -7,7 +7,8 @@ import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operation
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, type GraphQLSchema } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
-import { GraphQLCode } from '../errors.js';
+import { graphqlError, GraphQLCode } from '../errors.js';
+import { firstUnstorableText, TEXT_PROBLEM } from '../http/input.js';
 import type { GraphQLContext } from './builder.js';
 import { MAX_TOKENS, persistedOperationId, type PersistedOperation } from './persisted.js';
 import type { PersistedTransport } from './precompiled.js';
@@ -73,7 +74,7 @@ function persistedOnly(state: RequestState, transport: PersistedTransport<Caller
   });
 }
 
-/** Counts each executed persisted operation for its app (calls, errors, latency). */
+/** Counts each executed persisted operation for its app (calls, errors, latency), and logs its faults. */
 function operationStats(state: RequestState, transport: PersistedTransport<Caller>): Plugin<GraphQLContext & { request: Request }> {
   return {
     onExecute({ args }) {
@@ -85,11 +86,43 @@ function operationStats(state: RequestState, transport: PersistedTransport<Calle
         onExecuteDone({ result }) {
           const failed = 'errors' in result && Array.isArray(result.errors) && result.errors.length > 0;
           transport.recordCall(context, operation, performance.now() - started, failed);
+          if (failed) transport.logFaults(context.log, (result as { errors: unknown[] }).errors);
         },
       };
     },
   };
 }
+
+/** A request error (GraphQL over HTTP: 400), raised before anything runs. */
+const badRequest = (message: string) => graphqlError(message, GraphQLCode.badUserInput, { status: 400 });
+
+function isJsonObject(text: string): boolean {
+  try {
+    const value = JSON.parse(text);
+    return value === null || (typeof value === 'object' && !Array.isArray(value));
+  } catch {
+    return false;
+  }
+}
+
+/** GET's `variables` and `extensions` are JSON objects in the query string; anything else is the caller's mistake. */
+const getParamsAreJson: Plugin = {
+  onRequestParse({ request, url }) {
+    if (request.method !== 'GET') return;
+    for (const name of ['variables', 'extensions']) {
+      const raw = url.searchParams.get(name);
+      if (raw && !isJsonObject(raw)) throw badRequest(`${name} must be a JSON object`);
+    }
+  },
+};
+
+/** Variables PostgreSQL could not store are refused before anything runs (http/input.ts checks REST alike). */
+const storableVariables: Plugin = {
+  onParams({ params }) {
+    const found = firstUnstorableText(params.variables, 'variables');
+    if (found) throw badRequest(`${found} ${TEXT_PROBLEM}`);
+  },
+};
 
 const noIntrospection: Plugin = {
   onValidate({ addValidationRule }) {
@@ -141,7 +174,9 @@ export function createTesseraYoga(schema: GraphQLSchema, transport: PersistedTra
     },
     maskedErrors: { maskError: (error, message) => transport.maskError(error, message) },
     plugins: [
+      getParamsAreJson,
       authenticateFirst(state),
+      storableVariables,
       persistedOnly(state, transport),
       // The verifier's answer as the context's current user. Rejection already happened in authenticateFirst,
       // so 'resolve-only' spares a walk over every document on every request.
@@ -151,6 +186,6 @@ export function createTesseraYoga(schema: GraphQLSchema, transport: PersistedTra
       validationFailures,
       operationStats(state, transport),
     ],
-    context: async ({ request }) => transport.context(await state.caller(request)),
+    context: async ({ request, req }) => transport.context(await state.caller(request), req.log),
   });
 }

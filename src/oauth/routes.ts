@@ -68,14 +68,14 @@ const introspectSchema = formEndpointSchema('Introspect a token (RFC 7662)', 'Te
 
 export async function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRouteDeps): Promise<void> {
   const { config } = deps;
-  // Awaited first: hooks apply only to routes declared after them.
-  await app.register(formbody);
-
   const loginLimit = createLimiter(app, [{ name: 'login-ip', max: config.rateLimits.loginPerIp, what: 'to sign in from this address' }]);
   const pages = authorizeEndpoints(deps.flow, deps.scopes, loginLimit, config);
   // The pages alone read and set cookies: @fastify/cookie is registered in their own context, so its hooks do not
   // run for the token endpoint, the API or GraphQL, which never use cookies.
   await app.register(async (scope) => {
+    // Form bodies are parsed for the OAuth routes alone (RFC 6749 section 3.2 and the hosted forms); elsewhere a
+    // form-encoded body is 415.
+    await scope.register(formbody);
     await scope.register(cookie);
     // The authorize query is validated by the flow (its errors may go to the redirect URI), not by Ajv.
     scope.get('/v1/oauth/authorize', { schema: authorizeSchema, validatorCompiler: () => () => true }, pages.authorize);
@@ -91,6 +91,7 @@ export async function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRoute
   ]);
   const endpoints = tokenEndpoints({ ...deps, limits });
   await app.register(async (scope) => {
+    await scope.register(formbody);
     // RFC 6749 section 5.1: token responses, errors included, are never cached.
     scope.addHook('onSend', (_request, reply, payload, done) => {
       reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
