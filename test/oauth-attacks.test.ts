@@ -499,6 +499,91 @@ describe('client authentication at the token endpoint (RFC 6749 section 2.3, RFC
   });
 });
 
+describe('the registered token_endpoint_auth_method is the only one accepted (RFC 7591 section 2, as Hydra and node-oidc-provider)', () => {
+  let poster: CodeApp;
+  beforeAll(async () => {
+    poster = await registerApp(acme, { name: 'Posting secrets', grant_types: ['client_credentials'], redirect_uris: [], requested_scopes: ['incidents:read'], token_endpoint_auth_method: 'client_secret_post' });
+  });
+  const inBody = (client: CodeApp) => ({ client_id: client.client_id, client_secret: client.client_secret! });
+
+  it('refuses the right secret of a client_secret_basic client sent in the body, and tells a caller who proved it which method to use', async () => {
+    const res = await post({ grant_type: 'client_credentials', ...inBody(machine) });
+    expectInvalidClient(res, 'client authentication failed: this client is registered for client_secret_basic: send its id and secret with HTTP Basic');
+  });
+
+  it('refuses the right secret of a client_secret_post client sent with HTTP Basic', async () => {
+    const res = await post({ grant_type: 'client_credentials' }, poster);
+    expectInvalidClient(res, 'client authentication failed: this client is registered for client_secret_post: send client_id and client_secret in the form');
+  });
+
+  it('says nothing more to a caller with the wrong method and the wrong secret', async () => {
+    expectInvalidClient(await post({ grant_type: 'client_credentials', client_id: machine.client_id, client_secret: 'tsec_wrong' }));
+    expectInvalidClient(await post({ grant_type: 'client_credentials' }, { client_id: poster.client_id, client_secret: 'tsec_wrong' }));
+  });
+
+  it('accepts each client by its own method, at the token, revocation and introspection endpoints alike', async () => {
+    const token = await post({ grant_type: 'client_credentials', ...inBody(poster) });
+    expect(token.statusCode, token.body).toBe(200);
+    const form = (fields: Record<string, string>) => ({ method: 'POST' as const, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams(fields).toString() });
+    const introspected = await h.request({ url: '/v1/oauth/introspect', ...form({ token: token.json().access_token, ...inBody(poster) }) });
+    expect(introspected.json()).toMatchObject({ active: true, client_id: poster.client_id });
+    const wrongWay = await h.request({ url: '/v1/oauth/introspect', ...form({ token: token.json().access_token }), headers: { ...form({}).headers, authorization: `Basic ${Buffer.from(`${poster.client_id}:${poster.client_secret}`).toString('base64')}` } });
+    expectInvalidClient(wrongWay, 'client authentication failed: this client is registered for client_secret_post: send client_id and client_secret in the form');
+    const revoked = await h.request({ url: '/v1/oauth/revoke', ...form({ token: token.json().access_token, ...inBody(poster) }) });
+    expect(revoked.statusCode).toBe(200);
+  });
+});
+
+describe('loopback redirect URIs (RFC 8252 section 7.3) and patterns', () => {
+  let native: CodeApp;
+  beforeAll(async () => {
+    native = await registerApp(acme, {
+      name: 'Desktop app',
+      grant_types: ['authorization_code'],
+      redirect_uris: ['http://127.0.0.1:8765/callback', 'http://[::1]/callback', 'http://localhost:8765/callback'],
+      requested_scopes: ['incidents:read'],
+      token_endpoint_auth_method: 'none',
+    });
+  });
+  const loginPage = (redirectUri: string) => h.request({ method: 'GET', url: authorizeUrl(authorizeParams(native.client_id, { redirect_uri: redirectUri, code_challenge: pkce().challenge, code_challenge_method: 'S256' })) });
+
+  it('matches a loopback IP redirect URI on any port, the rest of it exactly', async () => {
+    for (const uri of ['http://127.0.0.1:8765/callback', 'http://127.0.0.1:49152/callback', 'http://127.0.0.1/callback', 'http://[::1]:61000/callback']) {
+      const res = await loginPage(uri);
+      expect(res.statusCode, uri).toBe(200);
+      expect(res.body, uri).toContain('action="/v1/oauth/login"');
+    }
+    for (const uri of ['http://127.0.0.1:49152/callback/evil', 'http://127.0.0.2:8765/callback', 'https://127.0.0.1:8765/callback', 'http://localhost:9999/callback']) {
+      expectErrorPage(await loginPage(uri), 'The redirect_uri is not registered for this application.');
+    }
+  });
+
+  it('redeems the code only for the redirect URI, port included, of its own request', async () => {
+    const { verifier, challenge } = pkce();
+    const redirectUri = 'http://127.0.0.1:50123/callback';
+    const callback = await authorizeAs(ada, authorizeParams(native.client_id, { redirect_uri: redirectUri, code_challenge: challenge, code_challenge_method: 'S256' }));
+    expect(`${callback.origin}${callback.pathname}`).toBe(redirectUri);
+    const code = callback.searchParams.get('code')!;
+    const otherPort = await post({ grant_type: 'authorization_code', code, redirect_uri: 'http://127.0.0.1:8765/callback', code_verifier: verifier, client_id: native.client_id });
+    expectTokenError(otherPort, 400, 'invalid_grant', 'redirect_uri does not match the authorization request');
+  });
+
+  it.each([
+    ['https://*.integrator.example/callback', 'body.redirect_uris[0] must not contain *: a redirect URI is compared exactly, never as a pattern'],
+    ['https://integrator.example/callback/*', 'body.redirect_uris[0] must not contain *: a redirect URI is compared exactly, never as a pattern'],
+    ['https://integrator.example/{tenant}/callback', 'body.redirect_uris[0] must hold URI characters only (RFC 3986): percent-encode {'],
+    ['https://integrator.example/call back', 'body.redirect_uris[0] must hold URI characters only (RFC 3986): percent-encode a space'],
+  ])('refuses the pattern %s at registration, storing nothing', async (uri, description) => {
+    const res = await h.request({
+      method: 'POST',
+      url: '/v1/platform/apps',
+      headers: bearer(acme.adminToken),
+      payload: { name: 'Wildcard', grant_types: ['authorization_code'], redirect_uris: [uri], requested_scopes: ['incidents:read'] },
+    });
+    expect({ status: res.statusCode, body: res.json() }).toEqual({ status: 400, body: { error: 'invalid_request', error_description: description } });
+  });
+});
+
 describe('parameter pollution and request format (RFC 6749 sections 3.1 and 3.2)', () => {
   it('refuses a repeated parameter at the authorization endpoint with an invalid_request redirect', async () => {
     const base = authorizeUrl(authorizeParams(app.client_id, { code_challenge: pkce().challenge, code_challenge_method: 'S256' }));

@@ -77,7 +77,7 @@ describe('authorization code with PKCE', () => {
     expect((await h.request({ method: 'GET', url: '/v1/platform/scopes', headers: bearer(tokens.access_token) })).statusCode).toBe(200);
 
     // Refresh rotates the refresh token.
-    const refreshed = await tokenRequest(h, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: app.client_id, client_secret: app.client_secret! });
+    const refreshed = await tokenRequest(h, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token }, { id: app.client_id, secret: app.client_secret! });
     expect(refreshed.statusCode).toBe(200);
     const second = refreshed.json();
     expect(second.refresh_token).not.toBe(tokens.refresh_token);
@@ -100,8 +100,8 @@ describe('authorization code with PKCE', () => {
     const revoke = await h.request({
       method: 'POST',
       url: '/v1/oauth/revoke',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      payload: new URLSearchParams({ token: second.refresh_token, client_id: basic.id, client_secret: basic.secret }).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${basic.id}:${basic.secret}`).toString('base64')}` },
+      payload: new URLSearchParams({ token: second.refresh_token }).toString(),
     });
     expect(revoke.statusCode).toBe(200);
     expect(revoke.body).toBe('');
@@ -187,24 +187,26 @@ describe('authorization code with PKCE', () => {
 
 describe('client credentials', () => {
   it('answers exactly {access_token, token_type, expires_in, scope}', async () => {
-    const created = await h.registerApp(acme, { ...MACHINE_APP, requested_scopes: ['webhooks:write', 'incidents:read'] });
-    const res = await tokenRequest(h, { grant_type: 'client_credentials', client_id: created.client_id, client_secret: created.client_secret!, scope: 'webhooks:write' });
+    // A client that sends its secret in the form (client_secret_post), as the contract's example does.
+    const created = await h.registerApp(acme, { ...MACHINE_APP, requested_scopes: ['webhooks:write', 'incidents:read'], token_endpoint_auth_method: 'client_secret_post' });
+    const inForm = { client_id: created.client_id, client_secret: created.client_secret! };
+    const res = await tokenRequest(h, { grant_type: 'client_credentials', ...inForm, scope: 'webhooks:write' });
     expect(res.statusCode).toBe(200);
     expect(res.headers['cache-control']).toBe('no-store');
     const body = res.json();
     expect(Object.keys(body).sort()).toEqual(['access_token', 'expires_in', 'scope', 'token_type']);
     expect(body).toMatchObject({ token_type: 'Bearer', expires_in: 3600, scope: 'webhooks:write' });
-    const all = await tokenRequest(h, { grant_type: 'client_credentials' }, { id: created.client_id, secret: created.client_secret! });
+    const all = await tokenRequest(h, { grant_type: 'client_credentials', ...inForm });
     expect(all.json().scope).toBe('webhooks:write incidents:read');
 
-    const bad = await tokenRequest(h, { grant_type: 'client_credentials' }, { id: created.client_id, secret: 'wrong' });
+    const bad = await tokenRequest(h, { grant_type: 'client_credentials', client_id: created.client_id, client_secret: 'wrong' });
     expect(bad.statusCode).toBe(401);
     expect(bad.headers['www-authenticate']).toBe('Basic realm="tessera", charset="UTF-8"');
     expect(bad.headers['cache-control']).toBe('no-store');
     expect(bad.json()).toEqual({ error: 'invalid_client', error_description: 'client authentication failed' });
-    const unknownGrant = await tokenRequest(h, { grant_type: 'password', username: 'x', password: 'y' }, { id: created.client_id, secret: created.client_secret! });
+    const unknownGrant = await tokenRequest(h, { grant_type: 'password', username: 'x', password: 'y', ...inForm });
     expect(unknownGrant.json()).toEqual({ error: 'unsupported_grant_type', error_description: 'grant_type password is not supported' });
-    const notRegistered = await tokenRequest(h, { grant_type: 'refresh_token', refresh_token: 'x' }, { id: created.client_id, secret: created.client_secret! });
+    const notRegistered = await tokenRequest(h, { grant_type: 'refresh_token', refresh_token: 'x', ...inForm });
     expect(notRegistered.json()).toEqual({ error: 'unauthorized_client', error_description: 'this client is not registered for the refresh_token grant' });
   });
 

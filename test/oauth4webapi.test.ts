@@ -64,11 +64,13 @@ describe('discovery', () => {
 
 describe('client credentials', () => {
   it('issues tokens with ClientSecretBasic and ClientSecretPost that validate as RFC 9068 JWTs', async () => {
-    const client: oauth.Client = { client_id: machine.client_id };
-    for (const [method, auth] of [
-      ['client_secret_basic', oauth.ClientSecretBasic(machine.client_secret)],
-      ['client_secret_post', oauth.ClientSecretPost(machine.client_secret)],
+    // One client per method: a client authenticates only by the method it registered.
+    const poster = (await h.registerApp(acme, { ...MACHINE_APP, requested_scopes: ['webhooks:write', 'incidents:read'], token_endpoint_auth_method: 'client_secret_post' })) as typeof machine;
+    for (const [method, app, auth] of [
+      ['client_secret_basic', machine, oauth.ClientSecretBasic(machine.client_secret)],
+      ['client_secret_post', poster, oauth.ClientSecretPost(poster.client_secret)],
     ] as const) {
+      const client: oauth.Client = { client_id: app.client_id };
       const response = await oauth.clientCredentialsGrantRequest(as, client, auth, { scope: 'webhooks:write' }, insecure);
       const tokens = await oauth.processClientCredentialsResponse(as, client, response);
       expect(tokens, method).toMatchObject({ token_type: 'bearer', expires_in: 3600, scope: 'webhooks:write' });
@@ -78,8 +80,8 @@ describe('client credentials', () => {
       expect(claims, method).toMatchObject({
         iss: server.url,
         aud: server.config.audience,
-        sub: machine.client_id,
-        client_id: machine.client_id,
+        sub: app.client_id,
+        client_id: app.client_id,
         scope: 'webhooks:write',
         tenant_id: acme.tenantId,
       });
@@ -174,8 +176,8 @@ describe('authorization code with PKCE', () => {
     const resource = await fetch(`${server.url}/v1/platform/scopes`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
     expect(resource.status).toBe(200);
 
-    // Refresh (client_secret_post this time) rotates the refresh token; the new access token validates.
-    const refreshedResponse = await oauth.refreshTokenGrantRequest(as, client, oauth.ClientSecretPost(codeApp.client_secret!), tokens.refresh_token!, insecure);
+    // Refresh rotates the refresh token; the new access token validates.
+    const refreshedResponse = await oauth.refreshTokenGrantRequest(as, client, oauth.ClientSecretBasic(codeApp.client_secret!), tokens.refresh_token!, insecure);
     const refreshed = await oauth.processRefreshTokenResponse(as, client, refreshedResponse);
     expect(refreshed).toMatchObject({ token_type: 'bearer', expires_in: 3600, scope: 'incidents:read' });
     expect(refreshed.refresh_token).toEqual(expect.any(String));

@@ -16,8 +16,9 @@ beforeAll(async () => {
 });
 afterAll(() => h?.close());
 
-async function newClient() {
-  return (await h.registerApp(acme, { ...MACHINE_APP, name: 'Limited', requested_scopes: ['incidents:read'] })) as { client_id: string; client_secret: string };
+/** A client that sends its secret in the form, as `fromIp` does; `basic`: one that uses HTTP Basic. */
+async function newClient(method: 'client_secret_post' | 'client_secret_basic' = 'client_secret_post') {
+  return (await h.registerApp(acme, { ...MACHINE_APP, name: 'Limited', requested_scopes: ['incidents:read'], token_endpoint_auth_method: method })) as { client_id: string; client_secret: string };
 }
 
 const fromIp = (ip: string, client: { client_id: string; client_secret: string }) =>
@@ -94,7 +95,7 @@ describe('shared limits', () => {
     const [one, two] = await Promise.all([0, 1].map(() => startRuntime(config, { embeddedMode: 'own', background: false, log: () => undefined })));
     const apps = await Promise.all([buildApp(config, one!), buildApp(config, two!)]);
     try {
-      const client = await newClient();
+      const client = await newClient('client_secret_basic');
       const statuses = [];
       for (let i = 0; i < 6; i++) {
         const res = await tokenRequest({ request: (o) => apps[i % 2]!.inject(o) } as Harness, { grant_type: 'client_credentials' }, { id: client.client_id, secret: client.client_secret });

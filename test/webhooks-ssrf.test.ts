@@ -3,6 +3,7 @@
 // why. The runtime's resolver is injected (no real DNS query leaves the machine) and a connect guard
 // witnesses that no refused address is ever connected to.
 import type { LookupAddress } from 'node:dns';
+import type { InjectOptions } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { guardConnections, type ConnectGuard } from './helpers/connect-guard.js';
 import { gql, operationId, partner, publishShippedBundles, type Partner } from './helpers/graphql.js';
@@ -131,3 +132,47 @@ describe('a host name resolving to a private address', () => {
     expect(receiver.received).toEqual([]);
   });
 });
+
+describe('addresses in the URL itself', () => {
+  it('refuses an IPv4-compatible IPv6 literal (::/96) at creation, as the IPv4-mapped range', async () => {
+    for (const url of ['https://[::127.0.0.1]/hook', 'https://[::a9fe:a9fe]/latest/meta-data']) {
+      const res = await subscribe(url);
+      expect(res.statusCode, url).toBe(400);
+      expect(res.json().error_description, url).toMatch(/^body\.url is not reachable for webhooks: ::[0-9a-f:]+ is an IPv4-compatible address \(::\/96\), which no host uses$/);
+    }
+  });
+});
+
+describe('a change to a subscription', () => {
+  it('checks the stored URL again against today\'s policy, whatever field it changes', async () => {
+    // Stored while the operator allowed plain http to this host; the policy has changed since.
+    const lenient = await startHarnessLike({ WEBHOOK_HTTP_HOSTS: 'hooks.example' });
+    const created = await lenient.request({ method: 'POST', url: '/v1/webhooks', headers: bearer(acme.adminToken), payload: { url: 'http://hooks.example/in', events: ['incident.created'] } });
+    expect(created.statusCode, created.body).toBe(201);
+    await lenient.close();
+    const res = await h.request({ method: 'PUT', url: `/v1/webhooks/${created.json().id}`, headers: bearer(acme.adminToken), payload: { events: ['incident.closed'] } });
+    expect({ status: res.statusCode, body: res.json() }).toEqual({
+      status: 400,
+      body: { error: 'invalid_request', error_description: 'url (as stored) must use https; http is not allowed for hooks.example; send a new url' },
+    });
+    const fixed = await h.request({ method: 'PUT', url: `/v1/webhooks/${created.json().id}`, headers: bearer(acme.adminToken), payload: { events: ['incident.closed'], url: 'https://hooks.example/in' } });
+    expect(fixed.statusCode, fixed.body).toBe(200);
+  });
+});
+
+/** Another runtime and app on this file's database, with other settings. */
+async function startHarnessLike(overrides: Record<string, string>) {
+  const { parseConfig } = await import('../src/config.js');
+  const { startRuntime } = await import('../src/runtime.js');
+  const { buildApp } = await import('../src/app.js');
+  const config = parseConfig({ ...h.env, ...overrides });
+  const runtime = await startRuntime(config, { embeddedMode: 'own', background: false, log: () => undefined, resolver });
+  const app = await buildApp(config, runtime);
+  return {
+    request: (options: InjectOptions) => app.inject(options),
+    async close() {
+      await app.close();
+      await runtime.close();
+    },
+  };
+}

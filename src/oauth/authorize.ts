@@ -34,6 +34,21 @@ export interface VerifiedClient {
 
 const scopeSetOf = (scopes: string[]) => [...scopes].sort().join(' ');
 
+/** `http://127.0.0.1:<port>` and `http://[::1]:<port>`: a native app's loopback listener, on a port chosen at run time. */
+const LOOPBACK_IP_URI = /^http:\/\/(127(?:\.\d{1,3}){3}|\[::1\])(?::\d{1,5})?(\/.*)?$/;
+
+/**
+ * Whether `requested` is the `registered` redirect URI: exactly the same string (RFC 9700 sections 2.1 and 4.1.3:
+ * no normalisation, no prefix or pattern matching), but for a loopback IP redirect URI, whose port may be any
+ * (RFC 8252 section 7.3); the host `localhost` is not one of them (RFC 8252 section 8.3).
+ */
+function redirectUriMatches(registered: string, requested: string): boolean {
+  if (registered === requested) return true;
+  const want = LOOPBACK_IP_URI.exec(registered);
+  const got = LOOPBACK_IP_URI.exec(requested);
+  return Boolean(want && got && want[1] === got[1] && (want[2] ?? '') === (got[2] ?? ''));
+}
+
 export class AuthorizationFlow {
   constructor(
     private readonly orm: MikroORM,
@@ -55,8 +70,9 @@ export class AuthorizationFlow {
     const record = await this.clients.find(clientId);
     if (!record) throw new InvalidRequest('The application that sent you here is not registered.');
     if (!redirectUri) throw new InvalidRequest('The request has no redirect_uri.');
-    // Exact string comparison (RFC 9700 sections 2.1 and 4.1.3): no normalisation, no prefix or pattern matching.
-    if (!record.app.redirectUris.includes(redirectUri)) throw new InvalidRequest('The redirect_uri is not registered for this application.');
+    if (!record.app.redirectUris.some((registered) => redirectUriMatches(registered, redirectUri))) {
+      throw new InvalidRequest('The redirect_uri is not registered for this application.');
+    }
     return { app: record.app, redirectUri };
   }
 

@@ -42,6 +42,12 @@ export function claimedClientId(credentials: ClientCredentials): string | undefi
   return credentials.basic?.clientId ?? credentials.bodyClientId;
 }
 
+/** How to send the secret the registered way, for a caller who proved it knows the secret but sent it otherwise. */
+const HOW: Record<'client_secret_basic' | 'client_secret_post', string> = {
+  client_secret_basic: 'send its id and secret with HTTP Basic',
+  client_secret_post: 'send client_id and client_secret in the form',
+};
+
 export class ClientAuthenticator {
   constructor(private readonly clients: ClientDirectory) {}
 
@@ -55,13 +61,18 @@ export class ClientAuthenticator {
     if (!clientId) throw new InvalidClient('client authentication is required');
     const record = await this.clients.find(clientId);
     if (!record) throw new InvalidClient('client authentication failed');
-    if (record.app.tokenEndpointAuthMethod === 'none') {
+    const registered = record.app.tokenEndpointAuthMethod;
+    if (registered === 'none') {
       // A public client identifies itself but has nothing to authenticate with (RFC 6749 section 2.1).
       if (secret !== undefined) throw new InvalidClient('client authentication failed');
       return record.app;
     }
     // The record just found is the one checked: one cache lookup (or one query) per authentication.
     if (secret === undefined || !this.clients.secretMatches(record, secret)) throw new InvalidClient('client authentication failed');
+    // Only the registered method authenticates (RFC 7591 section 2); the right secret sent another way is refused,
+    // and only a caller who proved the secret is told how to send it.
+    const used = basic ? 'client_secret_basic' : 'client_secret_post';
+    if (used !== registered) throw new InvalidClient(`client authentication failed: this client is registered for ${registered}: ${HOW[registered]}`);
     return record.app;
   }
 }

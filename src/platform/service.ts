@@ -47,8 +47,15 @@ export function governanceOf(app: App) {
   };
 }
 
+/** RFC 3986's characters: unreserved, reserved (less `*`, refused on its own) and percent-encodings. */
+const URI_CHARACTERS = /^[A-Za-z0-9\-._~:/?#[\]@!$&'()+,;=%]*$/;
+
 function checkRedirectUri(raw: string, index: number): void {
   const field = `body.redirect_uris[${index}]`;
+  // Compared exactly at the authorization endpoint: a pattern would be stored, never matched, so it is refused.
+  if (raw.includes('*')) throw InvalidRequest.field(field, 'must not contain *: a redirect URI is compared exactly, never as a pattern');
+  const stray = [...raw].find((c) => !URI_CHARACTERS.test(c));
+  if (stray !== undefined) throw InvalidRequest.field(field, `must hold URI characters only (RFC 3986): percent-encode ${stray === ' ' ? 'a space' : stray}`);
   let url: URL;
   try {
     url = new URL(raw);

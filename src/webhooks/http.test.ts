@@ -104,6 +104,13 @@ describe('blockedReason', () => {
     expect(strict.blockedReason('::ffff:93.184.216.34')).toBeNull();
   });
 
+  it('refuses IPv4-compatible IPv6 addresses (::/96, deprecated by RFC 4291 section 2.5.5.1), whatever IPv4 address they hold', () => {
+    expect(new URL('https://[::127.0.0.1]/').hostname).toBe('[::7f00:1]'); // how a URL spells one
+    for (const address of ['::7f00:1', '::a00:1', '::a9fe:a9fe', '::5db8:d822', '::102:304']) {
+      expect(strict.blockedReason(address), address).toBe(`${address} is an IPv4-compatible address (::/96), which no host uses`);
+    }
+  });
+
   it('allows public unicast addresses (classified only, never contacted)', () => {
     for (const address of ['93.184.216.34', '8.8.8.8', '1.1.1.1', '172.32.0.1', '100.128.0.1', '2606:4700:4700::1111', '2a00:1450:4001:80b::200e']) {
       expect(strict.blockedReason(address), address).toBeNull();

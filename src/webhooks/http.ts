@@ -38,6 +38,7 @@ export class DeliveryError extends Error {
 }
 
 const SNIPPET_BYTES = 2048;
+const IPV4_COMPATIBLE = ipaddr.parse('::');
 const USER_AGENT = 'Tessera-Webhooks/1.0 (+https://www.standardwebhooks.com)';
 
 export class WebhookHttpClient {
@@ -76,6 +77,9 @@ export class WebhookHttpClient {
     if (ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress()) ip = (ip as ipaddr.IPv6).toIPv4Address();
     if (this.allowed.some(([net, bits]) => net.kind() === ip.kind() && ip.match(net, bits))) return null;
     const range = ip.range();
+    // ::/96, "IPv4-compatible" (deprecated, RFC 4291 section 2.5.5.1): no host has one, yet some stacks route it to
+    // the IPv4 address inside, so it is refused outright (ipaddr.js calls it unicast). :: and ::1 keep their names.
+    if (ip.kind() === 'ipv6' && range === 'unicast' && ip.match(IPV4_COMPATIBLE, 96)) return `${address} is an IPv4-compatible address (::/96), which no host uses`;
     // Only public unicast: loopback, private, link-local (169.254.169.254, the cloud metadata address),
     // carrier-grade NAT, unique-local, multicast, reserved and the rest are refused.
     return range === 'unicast' ? null : `${address} is a ${range} address`;

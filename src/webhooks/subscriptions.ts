@@ -79,6 +79,16 @@ export class SubscriptionService {
     return url.toString();
   }
 
+  /** A URL stored under an older policy: a change to its subscription needs one that today's policy allows. */
+  private checkStoredUrl(stored: string): void {
+    try {
+      this.checkUrl(stored);
+    } catch (error) {
+      if (!(error instanceof InvalidRequest) || !error.field) throw error;
+      throw InvalidRequest.field('url', `(as stored) ${error.field.problem}; send a new url`);
+    }
+  }
+
   private checkEvents(principal: Principal, events: string[]): string[] {
     const unique = [...new Set(events)];
     const unknown = unique.filter((e) => !eventDefinition(e));
@@ -157,6 +167,8 @@ export class SubscriptionService {
     if (input.url !== undefined) {
       subscription.url = this.checkUrl(input.url);
       changed.push('url');
+    } else {
+      this.checkStoredUrl(subscription.url);
     }
     if (input.events !== undefined) {
       subscription.events = this.checkEvents(principal, input.events);
