@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Kind, parse, print, type OperationDefinitionNode } from 'graphql';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadBundles, requiredScopes, type CheckedBundle, type CheckedOperation } from '../src/bundles/files.js';
+import { codegenId, loadBundles, requiredScopes, type CheckedBundle, type CheckedOperation } from '../src/bundles/files.js';
 import { Conflict } from '../src/errors.js';
 import { schema as getSchema } from '../src/modules.js';
 import { sha256 } from '../src/ids.js';
@@ -78,6 +78,7 @@ function handMade(name: string, documents: string[], version = '1.0.0'): Checked
     return {
       file: `${definition.name!.value}.graphql`,
       id: sha256(normalized),
+      aliasId: codegenId(document),
       document: normalized,
       name: definition.name!.value,
       type: definition.operation as 'query' | 'mutation',
@@ -108,8 +109,8 @@ describe('operations check', { timeout: 60_000 }, () => {
     const listed = JSON.parse(result.stdout) as Array<{ bundle: string; status: string }>;
     expect(listed).toEqual(
       expect.arrayContaining([
-        { bundle: 'incident-read', version: '1.0.0', operations: 2, status: 'ok' },
-        { bundle: 'incident-sync', version: '1.0.0', operations: 4, status: 'ok' },
+        { bundle: 'incident-read', version: '2.0.0', operations: 2, status: 'ok' },
+        { bundle: 'incident-sync', version: '2.0.0', operations: 4, status: 'ok' },
       ]),
     );
     // Every shipped bundle, each once, all ok.
@@ -220,8 +221,8 @@ describe('publish', { timeout: 60_000 }, () => {
     const unchanged = bundles.map((b) => ({ bundle: b.name, version: b.version, status: 'unchanged' }));
     expect(unchanged).toEqual(
       expect.arrayContaining([
-        { bundle: 'incident-read', version: '1.0.0', status: 'unchanged' },
-        { bundle: 'incident-sync', version: '1.0.0', status: 'unchanged' },
+        { bundle: 'incident-read', version: '2.0.0', status: 'unchanged' },
+        { bundle: 'incident-sync', version: '2.0.0', status: 'unchanged' },
       ]),
     );
     expect(await h.runtime.services.bundles.publish(bundles, 'operator')).toEqual(unchanged);
@@ -242,7 +243,7 @@ describe('publish', { timeout: 60_000 }, () => {
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(Conflict);
-    expect(error).toMatchObject({ status: 409, code: 'conflict', description: 'incident-read 1.0.0 is already published with other content; raise the version in bundle.json' });
+    expect(error).toMatchObject({ status: 409, code: 'conflict', description: 'incident-read 2.0.0 is already published with other content; raise the version in bundle.json' });
     // One transaction: the bundle before the refused one was not published either.
     expect(await count("select count(*)::int as n from bundle_versions where bundle = 'never-published'")).toBe(0);
     const stored = await h.request({ method: 'GET', url: '/api/v1/platform/bundles/incident-read', headers: bearer(operator) });
@@ -371,16 +372,18 @@ describe('publish, concurrently', () => {
 describe('manifest', { timeout: 60_000 }, () => {
   const expected = () => ({
     bundle: 'incident-read',
-    version: '1.0.0',
+    version: '2.0.0',
     apollo: {
       format: 'apollo-persisted-query-manifest',
       version: 1,
       operations: [
-        { id: GET, name: 'GetIncident', type: 'query', body: expect.stringMatching(/^query GetIncident\(\$id: ID!\) \{/) },
+        { id: GET, name: 'GetIncident', type: 'query', body: expect.stringMatching(/^query GetIncident\(\$id: ID!, \$notesFirst: Int, \$notesAfter: String\) \{/) },
         { id: LIST, name: 'ListIncidents', type: 'query', body: expect.stringMatching(/^query ListIncidents\(/) },
       ],
     },
     documentIds: { GetIncident: `sha256:${GET}`, ListIncidents: `sha256:${LIST}` },
+    // What graphql-codegen's client preset sends for the same documents (test/graphql.test.ts checks the ids).
+    codegenDocumentIds: { GetIncident: expect.stringMatching(/^sha256:[0-9a-f]{64}$/), ListIncidents: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) },
   });
 
   it('gives an Apollo persisted-query manifest and a documentId map', async () => {
@@ -391,7 +394,7 @@ describe('manifest', { timeout: 60_000 }, () => {
       expect(operation.id).toBe(sha256(operation.body));
       expect(print(parse(operation.body))).toBe(operation.body);
     }
-    const sync = await h.runtime.services.bundles.manifest('incident-sync', '1.0.0');
+    const sync = await h.runtime.services.bundles.manifest('incident-sync', '2.0.0');
     expect(sync.documentIds).toEqual({
       AddIncidentNote: `sha256:${NOTE}`,
       CloseIncident: `sha256:${CLOSE}`,
@@ -405,7 +408,7 @@ describe('manifest', { timeout: 60_000 }, () => {
     const res = await h.request({ method: 'GET', url: '/api/v1/platform/bundles/incident-read/manifest', headers: bearer(operator) });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual(expected());
-    const pinned = await h.request({ method: 'GET', url: '/api/v1/platform/bundles/incident-read/manifest?version=1.0.0', headers: bearer(operator) });
+    const pinned = await h.request({ method: 'GET', url: '/api/v1/platform/bundles/incident-read/manifest?version=2.0.0', headers: bearer(operator) });
     expect(pinned.json()).toEqual(expected());
 
     const unknownVersion = await h.request({ method: 'GET', url: '/api/v1/platform/bundles/incident-read/manifest?version=9.9.9', headers: bearer(operator) });
@@ -434,15 +437,15 @@ describe('operator REST', () => {
     expect(shipped).toEqual([
       {
         name: 'incident-read',
-        description: 'Read incidents: list with filters and pagination, and one incident with its notes',
-        latest_version: '1.0.0',
-        versions: [{ version: '1.0.0', published_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/), operations: 2 }],
+        description: 'Read incidents: list with filters and pagination, and one incident with its notes, a page at a time',
+        latest_version: '2.0.0',
+        versions: [{ version: '2.0.0', published_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/), operations: 2 }],
       },
       {
         name: 'incident-sync',
         description: 'Keep incidents in sync with an external tool: create, update, close and add notes',
-        latest_version: '1.0.0',
-        versions: [{ version: '1.0.0', published_at: expect.stringMatching(/Z$/), operations: 4 }],
+        latest_version: '2.0.0',
+        versions: [{ version: '2.0.0', published_at: expect.stringMatching(/Z$/), operations: 4 }],
       },
     ]);
   });
@@ -451,10 +454,10 @@ describe('operator REST', () => {
     const res = await h.request({ method: 'GET', url: '/api/v1/platform/bundles/incident-sync', headers: bearer(operator) });
     expect(res.statusCode).toBe(200);
     const body = res.json();
-    expect(body).toMatchObject({ name: 'incident-sync', version: '1.0.0', published_by: 'operator', published_at: expect.stringMatching(/Z$/) });
+    expect(body).toMatchObject({ name: 'incident-sync', version: '2.0.0', published_by: 'operator', published_at: expect.stringMatching(/Z$/) });
     expect(body.operations.map((o: Record<string, unknown>) => [o.name, o.id, o.type, o.required_scopes])).toEqual([
-      // AddIncidentNote selects Incident.notes, which needs incidents:read besides the mutation's incidents:write.
-      ['AddIncidentNote', NOTE, 'mutation', ['incidents:read', 'incidents:write']],
+      // AddIncidentNote answers the note it added, not the incident's notes (which would need incidents:read).
+      ['AddIncidentNote', NOTE, 'mutation', ['incidents:write']],
       ['CloseIncident', CLOSE, 'mutation', ['incidents:write']],
       ['CreateIncident', CREATE, 'mutation', ['incidents:write']],
       ['UpdateIncident', UPDATE, 'mutation', ['incidents:write']],
@@ -666,15 +669,15 @@ describe('what a bundle can never make the transport do', () => {
   });
 
   it('refuses a depth bomb (maxDepth 8)', async () => {
-    // The schema itself is shallow: its deepest path is incidents > edges > node > notes > id (depth 5), so no
-    // field path can exceed 8. graphql-armor counts each fragment level as a level of depth (flattenFragments
+    // The schema itself is shallow: its deepest path is incidents > edges > node > notes > edges > node > id
+    // (depth 7), so no field path can exceed 8. graphql-armor counts each fragment level as a level of depth (flattenFragments
     // is off), so nested inline fragments are how a document reaches past the limit.
     const open = Array.from({ length: 8 }, () => '... on Incident {').join(' ');
     const close = Array.from({ length: 8 }, () => '}').join(' ');
-    const bundle = handMade('depth-bomb', [`query DepthBomb($id: ID!) { incident(id: $id) { ${open} notes { id } ${close} } }`]);
+    const bundle = handMade('depth-bomb', [`query DepthBomb($id: ID!) { incident(id: $id) { ${open} notes { edges { node { id } } } ${close} } }`]);
     await publishAndAssign(bundle);
     const res = await gql(h, p, acme.tenantId, { documentId: `sha256:${idOf(bundle, 'DepthBomb')}`, variables: { id: 'inc_x' } }, modern);
-    expectRefused(res, /Query depth limit of 8 exceeded, found 11/);
+    expectRefused(res, /Query depth limit of 8 exceeded, found 13/);
     expect(await executedCalls(idOf(bundle, 'DepthBomb'))).toBe(0);
   });
 
@@ -691,7 +694,7 @@ describe('what a bundle can never make the transport do', () => {
   it('refuses a cost bomb (costLimit 5000)', async () => {
     // A hundred incidents with their notes: armor multiplies the selection's cost by a literal `first`.
     const bundle = handMade('cost-bomb', [
-      'query CostBomb { incidents(first: 100) { edges { node { id number title summary status severity labels createdAt updatedAt closedAt notes { id author body createdAt } } } } }',
+      'query CostBomb { incidents(first: 100) { edges { node { id number title summary status severity labels createdAt updatedAt closedAt notes(first: 100) { edges { node { id author body createdAt } } } } } } }',
     ]);
     await publishAndAssign(bundle);
     const res = await gql(h, p, acme.tenantId, { documentId: `sha256:${idOf(bundle, 'CostBomb')}` }, modern);

@@ -132,7 +132,7 @@ describe('served by the precompiled path, exactly as Yoga answers', () => {
   it('reads one incident with its nested notes, and a missing one as null', async () => {
     const one = await sameAnswer((app) => post(app, sync, { documentId: `sha256:${GET}`, variables: { id: incidentId } }));
     expect(one.direct).toBe(true);
-    expect(one.res.json().data.incident).toMatchObject({ id: incidentId, notes: [] });
+    expect(one.res.json().data.incident).toMatchObject({ id: incidentId, notes: { edges: [], pageInfo: { hasNextPage: false, endCursor: null } } });
     const none = await sameAnswer((app) => post(app, reader, { documentId: `sha256:${GET}`, variables: { id: 'inc_missing' } }));
     expect(none.direct).toBe(true);
     expect(none.res.json()).toEqual({ data: { incident: null } });

@@ -1,5 +1,11 @@
 // The GraphQL transport: persisted operations only, per app bundles, tenant scoping, scopes, limits.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { printExecutableGraphQLDocument } from '@graphql-tools/documents';
+import { parse, print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sha256 } from '../src/ids.js';
+import { ROOT } from './helpers/cli.js';
 import { bearer, startHarness, type Harness, type TenantFixture } from './helpers/harness.js';
 import { gql, operationId, partner, publishShippedBundles, type Partner } from './helpers/graphql.js';
 
@@ -39,12 +45,12 @@ describe('persisted operations', () => {
     const updated = await gql(h, sync, acme.tenantId, { documentId: `sha256:${UPDATE}`, variables: { id: incident.id, input: { status: 'INVESTIGATING', summary: 'Card payments fail' } } });
     expect(updated.json().data.updateIncident.incident).toMatchObject({ status: 'INVESTIGATING', summary: 'Card payments fail' });
     const noted = await gql(h, sync, acme.tenantId, { documentId: `sha256:${NOTE}`, variables: { incidentId: incident.id, body: 'Rolled back the deploy' } });
-    expect(noted.json().data.addIncidentNote.incident.notes).toEqual([expect.objectContaining({ author: sync.clientId, body: 'Rolled back the deploy' })]);
+    expect(noted.json().data.addIncidentNote).toMatchObject({ note: { author: sync.clientId, body: 'Rolled back the deploy' }, incident: { id: incident.id }, userErrors: [] });
     const closed = await gql(h, sync, acme.tenantId, { documentId: `sha256:${CLOSE}`, variables: { id: incident.id } });
     expect(closed.json().data.closeIncident.incident).toMatchObject({ status: 'CLOSED', closedAt: expect.stringMatching(/Z$/) });
 
     const read = await gql(h, sync, acme.tenantId, { documentId: `sha256:${GET}`, variables: { id: incident.id } });
-    expect(read.json().data.incident).toMatchObject({ id: incident.id, status: 'CLOSED', notes: [expect.objectContaining({ body: 'Rolled back the deploy' })] });
+    expect(read.json().data.incident).toMatchObject({ id: incident.id, status: 'CLOSED', notes: { edges: [{ node: expect.objectContaining({ body: 'Rolled back the deploy' }) }] } });
 
     // Each change wrote its event to the outbox in the same transaction.
     const events = await h.runtime.orm.em.fork().getConnection().execute("select type, data->'incident'->>'id' as id from domain_events where tenant_id = ? order by created_at", [acme.tenantId]);
@@ -193,5 +199,126 @@ describe('updates', () => {
       { type: 'incident.created', changes: null, labels: ['search'] },
       { type: 'incident.updated', changes: ['severity', 'labels'], labels: ['search', 'eu-west'] },
     ]);
+  });
+});
+
+/** An operation's text as the operator wrote it in operations/. */
+const operationText = (bundle: string, file: string) => readFileSync(join(ROOT, 'operations', bundle, `${file}.graphql`), 'utf8');
+
+describe('the contract\'s request form: {"query": "<approved GraphQL document>", "variables": {}}', () => {
+  let reader: Partner;
+  let refused: string;
+  beforeAll(async () => {
+    reader = await partner(h, acme, ['incident-read'], ['incidents:read']);
+    await create(sync, acme.tenantId, { title: 'Asked for by its text', severity: 'SEV2' });
+    // The answer to raw text that is no operation at all: every other refusal must be the same, byte for byte.
+    refused = (await gql(h, reader, acme.tenantId, { query: '{ __typename }', variables: {} })).body;
+    expect(JSON.parse(refused).errors[0].extensions).toEqual({ code: 'PERSISTED_QUERY_ONLY' });
+  });
+
+  it('runs text that is one of the app\'s operations: as written in operations/, as printed, or spaced and commented otherwise', async () => {
+    const written = operationText('incident-read', 'ListIncidents');
+    const printed = print(parse(written));
+    const respaced = `# the partner's copy\n${printed.replace(/\n\s*/g, ' ')}`;
+    for (const query of [written, printed, respaced]) {
+      const res = await gql(h, reader, acme.tenantId, { query, variables: { first: 1 } });
+      expect(res.statusCode, query).toBe(200);
+      expect(res.json().data.incidents.edges).toHaveLength(1);
+    }
+    const viaGet = await h.request({
+      method: 'GET',
+      url: `/graphql?query=${encodeURIComponent(written)}&variables=${encodeURIComponent('{"first":1}')}`,
+      headers: { ...bearer(reader.token), 'x-tenant-id': acme.tenantId },
+    });
+    expect(viaGet.statusCode).toBe(200);
+  });
+
+  it('runs the registered document, never the text sent', async () => {
+    // graphql-codegen's normalised print of ListIncidents (its fields sorted) is the same operation: what runs is
+    // the registered document, whose field order the answer follows.
+    const normalised = printExecutableGraphQLDocument(parse(operationText('incident-read', 'ListIncidents')));
+    const res = await gql(h, reader, acme.tenantId, { query: normalised, variables: { first: 1 } });
+    expect(res.statusCode).toBe(200);
+    expect(Object.keys(res.json().data.incidents.edges[0].node)).toEqual(['id', 'number', 'title', 'status', 'severity', 'labels', 'createdAt', 'updatedAt', 'closedAt', '__typename']);
+    await h.runtime.services.operationStats.flush();
+    const stats = await h.runtime.services.operationStats.list(reader.clientId);
+    expect(stats.find((s) => s.operation_id === LIST)?.calls).toBeGreaterThanOrEqual(2);
+  });
+
+  it('refuses any other text exactly as raw query text, whether it is an operation elsewhere or not', async () => {
+    const written = operationText('incident-read', 'ListIncidents');
+    const others = [
+      written.replace('        labels\n', ''), // one field less: another document
+      operationText('incident-sync', 'CreateIncident'), // an operation, but not in this app's bundles
+      `query Huge { ${Array.from({ length: 2100 }, (_, i) => `a${i}: __typename`).join(' ')} }`, // past the token limit
+    ];
+    for (const query of others) {
+      const res = await gql(h, reader, acme.tenantId, { query, variables: {} });
+      expect(res.statusCode).toBe(400);
+      expect(res.body).toBe(refused);
+    }
+    // Text beside an id is refused as before.
+    const both = await gql(h, reader, acme.tenantId, { query: written, documentId: `sha256:${LIST}` });
+    expect(both.statusCode).toBe(400);
+  });
+
+  it('checks the operation\'s scopes as for an id', async () => {
+    const res = await gql(h, reader, acme.tenantId, { query: operationText('incident-sync', 'CreateIncident'), variables: { input: { title: 'x', severity: 'SEV1' } } });
+    expect(res.body).toBe(refused); // not in its bundles
+    const writerWithoutScope = await partner(h, acme, ['incident-sync'], ['incidents:read']);
+    const forbidden = await gql(h, writerWithoutScope, acme.tenantId, { query: operationText('incident-sync', 'CreateIncident'), variables: { input: { title: 'x', severity: 'SEV1' } } });
+    expect(forbidden.statusCode).toBe(403);
+    expect(forbidden.json().errors[0]).toMatchObject({ message: 'the token lacks the scopes this operation needs: incidents:write', extensions: { code: 'FORBIDDEN' } });
+  });
+});
+
+describe('graphql-codegen\'s document ids', () => {
+  it('are accepted as aliases of the same operations (documentId, with or without sha256:, and Apollo\'s extension)', async () => {
+    const codegen = sha256(printExecutableGraphQLDocument(parse(operationText('incident-read', 'ListIncidents'))));
+    expect(codegen).not.toBe(LIST);
+    for (const body of [
+      { documentId: `sha256:${codegen}`, variables: { first: 1 } },
+      { documentId: codegen, variables: { first: 1 } },
+      { extensions: { persistedQuery: { version: 1, sha256Hash: codegen } }, variables: { first: 1 } },
+    ]) {
+      const res = await gql(h, sync, acme.tenantId, body);
+      expect(res.statusCode, JSON.stringify(body)).toBe(200);
+      expect(res.json().data.incidents.edges).toHaveLength(1);
+    }
+    // Outside the app's bundles an alias is as unknown as any id.
+    const reader = await partner(h, acme, ['incident-read'], ['incidents:read']);
+    const create = sha256(printExecutableGraphQLDocument(parse(operationText('incident-sync', 'CreateIncident'))));
+    expect((await gql(h, reader, acme.tenantId, { documentId: `sha256:${create}` })).statusCode).toBe(404);
+  });
+
+  it('are in the manifest', async () => {
+    const manifest = await h.runtime.services.bundles.manifest('incident-read');
+    expect(manifest.codegenDocumentIds).toEqual({
+      GetIncident: `sha256:${sha256(printExecutableGraphQLDocument(parse(operationText('incident-read', 'GetIncident'))))}`,
+      ListIncidents: `sha256:${sha256(printExecutableGraphQLDocument(parse(operationText('incident-read', 'ListIncidents'))))}`,
+    });
+  });
+});
+
+describe('an incident\'s notes', () => {
+  it('come a page at a time, oldest first: 20 unless first says otherwise, at most 100', async () => {
+    const id = (await create(sync, acme.tenantId, { title: 'Talked about a lot', severity: 'SEV3' })).json().data.createIncident.incident.id;
+    for (let i = 0; i < 23; i++) {
+      const res = await gql(h, sync, acme.tenantId, { documentId: `sha256:${NOTE}`, variables: { incidentId: id, body: `note ${i}` } });
+      expect(res.json().data.addIncidentNote.note.body).toBe(`note ${i}`);
+    }
+    const read = (variables: Record<string, unknown>) => gql(h, sync, acme.tenantId, { documentId: `sha256:${GET}`, variables: { id, ...variables } });
+    const first = (await read({})).json().data.incident.notes;
+    expect(first.edges.map((e: { node: { body: string } }) => e.node.body)).toEqual(Array.from({ length: 20 }, (_, i) => `note ${i}`));
+    expect(first.pageInfo.hasNextPage).toBe(true);
+    const rest = (await read({ notesAfter: first.pageInfo.endCursor })).json().data.incident.notes;
+    expect(rest.edges.map((e: { node: { body: string } }) => e.node.body)).toEqual(['note 20', 'note 21', 'note 22']);
+    expect(rest.pageInfo.hasNextPage).toBe(false);
+    const three = (await read({ notesFirst: 3 })).json().data.incident.notes;
+    expect(three.edges).toHaveLength(3);
+    const tooMany = await read({ notesFirst: 101 });
+    expect(tooMany.json().errors[0]).toMatchObject({ message: 'first must be between 1 and 100', extensions: { code: 'BAD_USER_INPUT' } });
+    const badCursor = await read({ notesAfter: 'bm90ZTp4' });
+    expect(badCursor.json().errors[0]).toMatchObject({ message: 'after is not a cursor this API returned', extensions: { code: 'BAD_USER_INPUT' } });
   });
 });

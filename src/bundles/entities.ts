@@ -24,6 +24,8 @@ export const BundleOperation = defineEntity({
     versionId: p.string().primary(),
     /** SHA-256 (hex) of the document text: the persisted operation id. */
     operationId: p.string().primary(),
+    /** The id graphql-codegen's client preset gives the same document (SHA-256 of its normalised print). */
+    aliasId: p.string().nullable(),
     document: p.text(),
     operationName: p.string(),
     operationType: p.string(),

@@ -18,6 +18,7 @@ import {
   type GraphQLSchema,
   type OperationDefinitionNode,
 } from 'graphql';
+import { printExecutableGraphQLDocument } from '@graphql-tools/documents';
 import { InvalidRequest } from '../errors.js';
 import { MAX_TOKENS } from '../graphql/persisted.js';
 import { sha256 } from '../ids.js';
@@ -28,6 +29,8 @@ const VERSION = /^\d+\.\d+\.\d+$/;
 export interface CheckedOperation {
   file: string;
   id: string;
+  /** The id graphql-codegen's client preset computes for the same document: an alias of `id`. */
+  aliasId: string;
   document: string;
   name: string;
   type: 'query' | 'mutation';
@@ -129,12 +132,21 @@ export function checkOperation(schema: GraphQLSchema, text: string, problem: (me
   const normalized = print(document);
   return {
     id: sha256(normalized),
+    aliasId: codegenId(document),
     document: normalized,
     name: operation.name.value,
     type: operation.operation as 'query' | 'mutation',
     requiredScopes: requiredScopes(schema, document),
     ast: document,
   };
+}
+
+/**
+ * The id graphql-codegen's client preset (`persistedDocuments`, sha256) computes for a document: SHA-256 of
+ * @graphql-tools/documents' stable print (selections, arguments and variables sorted, no comments or spaces).
+ */
+export function codegenId(document: DocumentNode): string {
+  return sha256(printExecutableGraphQLDocument(document));
 }
 
 /** SHA-256 over the sorted operation ids and the description: the same version may be published again only unchanged. */

@@ -6,12 +6,17 @@ import type { GraphQLSchema } from 'graphql';
 import type { PersistedOperation } from '../graphql/persisted.js';
 import { Reloader } from '../reloader.js';
 import { AppBundle, BundleOperation, BundleVersion } from './entities.js';
-import { checkOperation } from './files.js';
+import { checkOperation, codegenId } from './files.js';
 
 export const BUNDLES_CHANNEL = 'tessera_bundles';
 
 export class BundleRegistry {
   private operations = new Map<string, PersistedOperation>();
+  /**
+   * Other ids of the same documents (graphql-codegen's), to their operation ids: several, when documents that
+   * differ only in the order of their fields share one.
+   */
+  private aliases = new Map<string, string[]>();
   private allowed = new Map<string, Set<string>>();
   private readonly loadListeners = new Set<(operations: PersistedOperation[]) => void>();
   private readonly reloader = new Reloader(() => this.load());
@@ -36,6 +41,7 @@ export class BundleRegistry {
     const rows = await em.find(BundleOperation, {});
     const versions = new Map((await em.find(BundleVersion, {})).map((v) => [v.id, v]));
     const operations = new Map<string, PersistedOperation>();
+    const aliases = new Map<string, string[]>();
     const byBundle = new Map<string, Set<string>>();
     for (const row of rows) {
       const version = versions.get(row.versionId);
@@ -47,6 +53,9 @@ export class BundleRegistry {
         registered = { id: row.operationId, name: row.operationName, type: checked.type, document: checked.ast, requiredScopes: checked.requiredScopes };
       }
       operations.set(row.operationId, registered);
+      const alias = row.aliasId ?? codegenId(registered.document);
+      const same = aliases.get(alias) ?? [];
+      if (!same.includes(row.operationId)) aliases.set(alias, [...same, row.operationId]);
       const ids = byBundle.get(version.bundle) ?? new Set<string>();
       ids.add(row.operationId);
       byBundle.set(version.bundle, ids);
@@ -58,6 +67,7 @@ export class BundleRegistry {
       allowed.set(assignment.appId, ids);
     }
     this.operations = operations;
+    this.aliases = aliases;
     this.allowed = allowed;
     for (const listener of this.loadListeners) this.notifyLoaded(listener);
   }
@@ -80,9 +90,14 @@ export class BundleRegistry {
     }
   }
 
-  /** The operation if it is in one of the app's bundles; otherwise null, whether or not it exists elsewhere. */
-  lookup(appId: string, operationId: string): PersistedOperation | null {
-    if (!this.allowed.get(appId)?.has(operationId)) return null;
-    return this.operations.get(operationId) ?? null;
+  /**
+   * The operation if it is in one of the app's bundles, by its id or an alias of it; otherwise null, whether or not
+   * it exists elsewhere.
+   */
+  lookup(appId: string, id: string): PersistedOperation | null {
+    const allowed = this.allowed.get(appId);
+    if (!allowed) return null;
+    const operationId = allowed.has(id) ? id : this.aliases.get(id)?.find((candidate) => allowed.has(candidate));
+    return operationId ? (this.operations.get(operationId) ?? null) : null;
   }
 }

@@ -7,7 +7,8 @@ import type { Clock } from '../clock.js';
 import { Conflict, NotFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { AppBundle, BundleOperation, BundleVersion } from './entities.js';
-import { contentHash, type CheckedBundle } from './files.js';
+import { parse } from 'graphql';
+import { codegenId, contentHash, type CheckedBundle } from './files.js';
 import { BUNDLES_CHANNEL, type BundleRegistry } from './registry.js';
 
 export class BundleReleases {
@@ -59,6 +60,7 @@ export class BundleReleases {
           tx.create(BundleOperation, {
             versionId: version.id,
             operationId: op.id,
+            aliasId: op.aliasId,
             document: op.document,
             operationName: op.name,
             operationType: op.type,
@@ -138,9 +140,13 @@ export class BundleReleases {
     return rows.map((r) => ({ bundle: r.bundle, assigned_at: r.assignedAt.toISOString(), assigned_by: r.assignedBy }));
   }
 
-  /** What a client needs: an Apollo persisted-query manifest and a documentId map (GraphQL over HTTP). */
+  /**
+   * What a client needs: an Apollo persisted-query manifest, a documentId map (GraphQL over HTTP), and the ids a
+   * client built with graphql-codegen's client preset sends for the same documents.
+   */
   async manifest(bundle: string, version?: string) {
     const { version: v, operations } = await this.bundleVersion(bundle, version);
+    const aliasOf = (o: (typeof operations)[number]) => o.aliasId ?? codegenId(parse(o.document));
     return {
       bundle: v.bundle,
       version: v.version,
@@ -150,6 +156,7 @@ export class BundleReleases {
         operations: operations.map((o) => ({ id: o.operationId, name: o.operationName, type: o.operationType, body: o.document })),
       },
       documentIds: Object.fromEntries(operations.map((o) => [o.operationName, `sha256:${o.operationId}`])),
+      codegenDocumentIds: Object.fromEntries(operations.map((o) => [o.operationName, `sha256:${aliasOf(o)}`])),
     };
   }
 }

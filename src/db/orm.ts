@@ -10,6 +10,7 @@ import { Migration20261126010000_oauth } from './migrations/Migration20261126010
 import { Migration20261126020000_graphql } from './migrations/Migration20261126020000_graphql.js';
 import { Migration20261126030000_webhooks } from './migrations/Migration20261126030000_webhooks.js';
 import { Migration20261126040000_sql_ids } from './migrations/Migration20261126040000_sql_ids.js';
+import { Migration20261201000000_operation_aliases } from './migrations/Migration20261201000000_operation_aliases.js';
 import { tenantFilter } from './tenant.js';
 
 /** The tables an ORM maps: every entity, and the ones whose rows belong to one tenant. */
@@ -26,6 +27,7 @@ const migrationsList = [
   { name: 'Migration20261126020000_graphql', class: Migration20261126020000_graphql },
   { name: 'Migration20261126030000_webhooks', class: Migration20261126030000_webhooks },
   { name: 'Migration20261126040000_sql_ids', class: Migration20261126040000_sql_ids },
+  { name: 'Migration20261201000000_operation_aliases', class: Migration20261201000000_operation_aliases },
 ];
 
 function ormOptions(url: string, model: DataModel, poolMax = 10): Options {

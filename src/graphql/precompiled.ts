@@ -27,6 +27,8 @@ export interface PersistedTransport<Caller> {
   identify(authorization: string | null | undefined, tenantId: string | null | undefined): Promise<Caller>;
   /** The operation if the caller's app holds it; throws FORBIDDEN when the token lacks its scopes. */
   operationFor(caller: Caller, operationId: string): PersistedOperation | null;
+  /** The id of the caller's operation that query text is, if it is one (yoga.ts runs that operation instead). */
+  approvedOperationId(caller: Caller, text: string): string | null;
   context(caller: Caller, log: FastifyBaseLogger): GraphQLContext;
   recordCall(caller: Caller, operation: PersistedOperation, ms: number, failed: boolean): void;
   /** Logs, with the request's logger (its id), the errors of a result that are faults of ours. */

@@ -3,13 +3,14 @@
 // statistics and the masking of our own faults.
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { FastifyBaseLogger } from 'fastify';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, parse, print } from 'graphql';
 import { forTenant } from '../db/tenant.js';
 import { asTesseraError, Forbidden, graphqlError, GraphQLCode, TesseraError, toGraphQLError } from '../errors.js';
 import { bearerToken } from '../http/auth.js';
+import { sha256 } from '../ids.js';
 import type { Principal, TokenService } from '../keys/tokens.js';
 import type { GraphQLContext, GraphQLServices } from './builder.js';
-import type { PersistedOperation, PersistedOperationSource } from './persisted.js';
+import { MAX_TOKENS, type PersistedOperation, type PersistedOperationSource } from './persisted.js';
 import type { PersistedTransport } from './precompiled.js';
 
 export interface Caller {
@@ -30,6 +31,7 @@ export function createTransport(deps: TransportDeps, log: FastifyBaseLogger): Pe
   return {
     identify: (authorization, tenantId) => identify(deps.tokens, authorization, tenantId),
     operationFor: (caller, operationId) => operationFor(deps.operations, caller, operationId),
+    approvedOperationId: (caller, text) => approvedOperationId(deps.operations, caller, text),
     context: ({ principal, tenantId }, requestLog): GraphQLContext => ({ ...deps.services, principal, tenantId, em: forTenant(deps.orm.em, tenantId), log: requestLog }),
     recordCall: ({ principal, tenantId }, operation, ms, failed) => deps.operations.recordCall(principal.clientId, tenantId, operation, ms, failed),
     logFaults(requestLog, errors) {
@@ -48,6 +50,24 @@ export function createTransport(deps: TransportDeps, log: FastifyBaseLogger): Pe
       return graphqlError(message, GraphQLCode.internal);
     },
   };
+}
+
+/**
+ * Query text that is one of the caller's approved operations, as Apollo's safelisting matches it: the SHA-256 of
+ * the text as sent, or of graphql's print of it (parsed under the same token limit as requests), is an id or an
+ * alias the app holds. Null for any other text, whether or not it is an operation elsewhere.
+ */
+function approvedOperationId(operations: PersistedOperationSource, { principal }: Caller, text: string): string | null {
+  const asSent = sha256(text);
+  if (operations.lookup(principal.clientId, asSent)) return asSent;
+  let printed: string;
+  try {
+    printed = print(parse(text, { maxTokens: MAX_TOKENS }));
+  } catch {
+    return null;
+  }
+  const id = sha256(printed);
+  return operations.lookup(principal.clientId, id) ? id : null;
 }
 
 /** The cause of an error if it is a fault of ours (not a GraphQLError, nor a refusal Tessera decided); else null. */

@@ -48,6 +48,23 @@ function authenticateFirst(state: RequestState): Plugin {
   };
 }
 
+/**
+ * The contract's own request form, `{"query": "<approved GraphQL document>"}`: text that is one of the caller's
+ * approved operations (transport.ts says which forms match) becomes a request for that operation, so the
+ * registered document runs, never the text sent. Any other text goes on to persistedOnly, which refuses it as
+ * raw query text (PERSISTED_QUERY_ONLY), with the same answer whatever the text is.
+ */
+function approvedQueryText(state: RequestState, transport: PersistedTransport<Caller>): Plugin {
+  return {
+    async onParams({ request, params, setParams }) {
+      if (typeof params.query !== 'string' || persistedOperationId(params as { documentId?: unknown; extensions?: unknown }) !== null) return;
+      if (new URL(request.url).searchParams.get('documentId')) return;
+      const id = transport.approvedOperationId(await state.caller(request), params.query);
+      if (id) setParams({ ...params, query: undefined, documentId: id } as typeof params);
+    },
+  };
+}
+
 function persistedOnly(state: RequestState, transport: PersistedTransport<Caller>): Plugin {
   return usePersistedOperations({
     extractPersistedOperationId: extractOperationId as never,
@@ -177,6 +194,7 @@ export function createTesseraYoga(schema: GraphQLSchema, transport: PersistedTra
       getParamsAreJson,
       authenticateFirst(state),
       storableVariables,
+      approvedQueryText(state, transport),
       persistedOnly(state, transport),
       // The verifier's answer as the context's current user. Rejection already happened in authenticateFirst,
       // so 'resolve-only' spares a walk over every document on every request.

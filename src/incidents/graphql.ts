@@ -22,6 +22,39 @@ function numberFromCursor(cursor: string | null | undefined): number | null {
   return Number(match[1]);
 }
 
+const noteCursorOf = (note: IncidentNote) => Buffer.from(`note:${note.createdAt.toISOString()}:${note.id}`).toString('base64url');
+function notePositionFromCursor(cursor: string | null | undefined): { createdAt: Date; id: string } | null {
+  if (!cursor) return null;
+  const match = /^note:([\dT:.\-]+Z):(note_[A-Za-z0-9_-]+)$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  const createdAt = match ? new Date(match[1]!) : null;
+  if (!match || !createdAt || Number.isNaN(createdAt.getTime())) throw badUserInput('after is not a cursor this API returned');
+  return { createdAt, id: match[2]! };
+}
+
+/** A page size asked of a connection: `first` within 1 and MAX_PAGE, forward only. */
+function pageSize(args: { first?: number | null; last?: number | null }, fallback: number): number {
+  const first = args.first ?? fallback;
+  if (first < 1 || first > MAX_PAGE) throw badUserInput(`first must be between 1 and ${MAX_PAGE}`);
+  if (args.last !== undefined && args.last !== null) throw badUserInput('paginate forward with first and after');
+  return first;
+}
+
+function connection<T>(page: { items: T[]; hasNextPage: boolean }, cursorOfItem: (item: T) => string, after: string | null | undefined) {
+  const edges = page.items.map((node) => ({ cursor: cursorOfItem(node), node }));
+  return {
+    edges,
+    pageInfo: {
+      hasNextPage: page.hasNextPage,
+      hasPreviousPage: after !== undefined && after !== null,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges[edges.length - 1]?.cursor ?? null,
+    },
+  };
+}
+
+/** Notes a page holds unless `first` says otherwise: a page of notes is bounded like every list. */
+const NOTES_PAGE = 20;
+
 /** Every mutation answers the incident or typed user errors; nothing is written when there are errors. */
 interface IncidentPayloadShape {
   incident: Incident | null;
@@ -58,7 +91,19 @@ export function addIncidentTypes(): void {
       createdAt: t.expose('createdAt', { type: 'DateTime' }),
       updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
       closedAt: t.expose('closedAt', { type: 'DateTime', nullable: true }),
-      notes: t.field({ type: [IncidentNoteType], authScopes: READ, resolve: (i, _args, ctx) => ctx.incidents.notes(ctx.em, i.id) }),
+      notes: t.connection(
+        {
+          type: IncidentNoteType,
+          authScopes: READ,
+          description: `Oldest first, ${NOTES_PAGE} a page unless \`first\` (at most ${MAX_PAGE}) says otherwise`,
+          resolve: async (incident, args, ctx) => {
+            const page = await ctx.incidents.notes(ctx.em, incident.id, pageSize(args, NOTES_PAGE), notePositionFromCursor(args.after));
+            return connection(page, noteCursorOf, args.after);
+          },
+        },
+        { name: 'IncidentNoteConnection' },
+        { name: 'IncidentNoteEdge' },
+      ),
     }),
   });
 
@@ -83,20 +128,8 @@ export function addIncidentTypes(): void {
       authScopes: READ,
       args: { filter: t.arg({ type: IncidentFilter, required: false }) },
       resolve: async (_root, args, ctx) => {
-        const first = args.first ?? 20;
-        if (first < 1 || first > MAX_PAGE) throw badUserInput(`first must be between 1 and ${MAX_PAGE}`);
-        if (args.last !== undefined && args.last !== null) throw badUserInput('paginate forward with first and after');
-        const page = await ctx.incidents.list(ctx.em, args.filter ?? {}, first, numberFromCursor(args.after));
-        const edges = page.items.map((node) => ({ cursor: cursorOf(node), node }));
-        return {
-          edges,
-          pageInfo: {
-            hasNextPage: page.hasNextPage,
-            hasPreviousPage: args.after !== undefined && args.after !== null,
-            startCursor: edges[0]?.cursor ?? null,
-            endCursor: edges[edges.length - 1]?.cursor ?? null,
-          },
-        };
+        const page = await ctx.incidents.list(ctx.em, args.filter ?? {}, pageSize(args, 20), numberFromCursor(args.after));
+        return connection(page, cursorOf, args.after);
       },
     }, { name: 'IncidentConnection' }, { name: 'IncidentEdge' }),
   }));
@@ -107,6 +140,17 @@ export function addIncidentTypes(): void {
       userErrors: t.field({ type: [UserErrorType], resolve: (p) => p.userErrors }),
     }),
   });
+
+  /** The note added, not the incident's every note: an answer of bounded size. */
+  const AddIncidentNotePayload = builder
+    .objectRef<{ incident: Incident | null; note: IncidentNote | null; userErrors: UserError[] }>('AddIncidentNotePayload')
+    .implement({
+      fields: (t) => ({
+        note: t.field({ type: IncidentNoteType, nullable: true, resolve: (p) => p.note }),
+        incident: t.field({ type: IncidentType, nullable: true, resolve: (p) => p.incident }),
+        userErrors: t.field({ type: [UserErrorType], resolve: (p) => p.userErrors }),
+      }),
+    });
 
   const CreateIncidentInput = builder.inputType('CreateIncidentInput', {
     fields: (t) => ({
@@ -148,12 +192,12 @@ export function addIncidentTypes(): void {
       resolve: async (_root, { id }, ctx) => payload(await ctx.incidents.close(ctx.em, String(id))),
     }),
     addIncidentNote: t.field({
-      type: IncidentPayload,
+      type: AddIncidentNotePayload,
       authScopes: WRITE,
       args: { incidentId: t.arg.id({ required: true }), body: t.arg.string({ required: true }) },
       resolve: async (_root, { incidentId, body }, ctx) => {
         const result = await ctx.incidents.addNote(ctx.em, String(incidentId), ctx.principal.subject, body);
-        return result.ok ? { incident: result.value.incident, userErrors: [] } : { incident: null, userErrors: result.errors };
+        return result.ok ? { ...result.value, userErrors: [] } : { incident: null, note: null, userErrors: result.errors };
       },
     }),
   }));

@@ -125,8 +125,11 @@ export class IncidentService {
     return em.findOne(Incident, { id });
   }
 
-  async notes(em: EntityManager, incidentId: string): Promise<IncidentNote[]> {
-    return em.find(IncidentNote, { incidentId }, { orderBy: { createdAt: 'asc', id: 'asc' } });
+  /** An incident's notes, oldest first, a page at a time: `after` is the last note of the previous page. */
+  async notes(em: EntityManager, incidentId: string, first: number, after: { createdAt: Date; id: string } | null): Promise<{ items: IncidentNote[]; hasNextPage: boolean }> {
+    const where = after ? { incidentId, $or: [{ createdAt: { $gt: after.createdAt } }, { createdAt: after.createdAt, id: { $gt: after.id } }] } : { incidentId };
+    const rows = await em.find(IncidentNote, where, { orderBy: { createdAt: 'asc', id: 'asc' }, limit: first + 1 });
+    return { items: rows.slice(0, first), hasNextPage: rows.length > first };
   }
 
   /**
