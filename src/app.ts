@@ -3,6 +3,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import { randomUUID } from 'node:crypto';
+import { setTimeout } from 'node:timers/promises';
 import type { Config } from './config.js';
 import { stdSerializers } from 'pino';
 import { frameworkErrors, loggable, registerErrorHandler } from './errors.js';
@@ -13,6 +14,9 @@ import { registerRateLimits } from './http/rate-limit.js';
 import { schemaController } from './http/validation.js';
 import { registerJwksRoutes } from './keys/routes.js';
 import type { Runtime } from './runtime.js';
+
+/** How long /readyz waits for the database (load balancers usually give a probe 2 s or more). */
+const READY_PROBE_MS = 1500;
 
 export type AppDeps = Pick<Runtime, 'orm' | 'clock' | 'keyring' | 'tokens' | 'services' | 'features' | 'graphql' | 'core'>;
 
@@ -75,12 +79,12 @@ export async function buildApp(config: Config, deps: AppDeps, options: BuildOpti
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
-    try {
-      await deps.orm.em.getConnection().execute('select 1');
-      return { status: 'ready' };
-    } catch {
-      return reply.code(503).send({ status: 'unavailable', error_description: 'the database is not reachable' });
-    }
+    // A probe answers within its own budget, whatever the database's timeouts: a stalled database is unready.
+    const probe = deps.orm.em.getConnection().execute('select 1');
+    const answered = await Promise.race([probe.then(() => true, () => false), setTimeout(READY_PROBE_MS, false, { ref: false })]);
+    probe.catch(() => undefined);
+    if (answered) return { status: 'ready' };
+    return reply.code(503).header('retry-after', '5').send({ status: 'unavailable', error_description: 'the database is not reachable' });
   });
 
   await registerRateLimits(app, config, deps.clock);

@@ -28,6 +28,8 @@ const schema = z
       .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
       .optional(),
     DATA_DIR: z.string().min(1).default('./.data'),
+    DATABASE_STATEMENT_TIMEOUT: z.coerce.number().int().min(100).max(600_000).default(5000),
+    DATABASE_ACQUIRE_TIMEOUT: z.coerce.number().int().min(100).max(600_000).default(3000),
     EMBEDDED_PG_PORT: z.coerce.number().int().min(0).max(65_535).default(0),
     SECRETS_KEY: z
       .string()
@@ -90,6 +92,8 @@ export interface Config {
   issuer: string;
   audience: string;
   databaseUrl?: string;
+  /** ms: the longest one statement may run, and a request may wait for a connection (pool or new). */
+  database: { statementTimeout: number; acquireTimeout: number };
   dataDir: string;
   embeddedPgPort: number;
   /** 32-byte key; undefined only in development before the dev key is generated into DATA_DIR. */
@@ -157,6 +161,7 @@ export function parseConfig(source: Record<string, string | undefined> = process
     issuer,
     audience: env.TOKEN_AUDIENCE ?? issuer,
     databaseUrl: env.DATABASE_URL,
+    database: { statementTimeout: env.DATABASE_STATEMENT_TIMEOUT, acquireTimeout: env.DATABASE_ACQUIRE_TIMEOUT },
     dataDir: env.DATA_DIR,
     embeddedPgPort: env.EMBEDDED_PG_PORT,
     secretsKey: env.SECRETS_KEY ? decodeKey(env.SECRETS_KEY)! : undefined,

@@ -3,6 +3,7 @@
 // error (a redirect or a page, RFC 6749 section 4.1.2.1) and a GraphQL error or user error. Third-party errors
 // are turned into these at the boundary where they happen.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { DriverException } from '@mikro-orm/core';
 import { GraphQLError } from 'graphql';
 
 export abstract class TesseraError extends Error {
@@ -236,7 +237,7 @@ const DATABASE_RETRY_AFTER_SECONDS = 5;
 /** SQLSTATE classes and codes of a database that cannot answer now (PostgreSQL appendix A). */
 const UNAVAILABLE_SQLSTATE = /^(08|57P0[123]|53300|57014)/;
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND']);
-const UNAVAILABLE_MESSAGES = /Timeout acquiring a connection|Query read timeout|Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|canceling statement due to statement timeout/;
+const UNAVAILABLE_MESSAGES = /Timeout acquiring a connection|Query read timeout|Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|canceling statement due to statement timeout|timeout expired/;
 
 /**
  * Whether `error` says the database did not answer (a pool or statement timeout, a lost or refused connection),
@@ -256,6 +257,7 @@ export function databaseUnavailable(error: unknown): boolean {
 function fromDatabase(error: object): boolean {
   const { name, sqlState, code, sql } = error as { name?: unknown; sqlState?: unknown; code?: unknown; sql?: unknown };
   return (
+    error instanceof DriverException ||
     sqlState !== undefined ||
     sql !== undefined ||
     name === 'DatabaseError' ||
@@ -271,7 +273,8 @@ function fromDatabase(error: object): boolean {
 export function loggable(error: unknown): unknown {
   if (!error || typeof error !== 'object' || !fromDatabase(error)) return error;
   const { name, code, sqlState } = error as { name?: unknown; code?: unknown; sqlState?: unknown };
-  return { type: String(name), code: String(sqlState ?? code), message: 'a database statement failed (its text and values are not logged)', stack: '' };
+  const state = sqlState ?? code;
+  return { type: String(name), ...(typeof state === 'string' ? { code: state } : {}), message: 'a database statement failed (its text and values are not logged)', stack: '' };
 }
 
 // ------------------------------------------------------------------------------------------------ OAuth authorization errors

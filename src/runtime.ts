@@ -12,7 +12,7 @@ import { decodeKey, type Config } from './config.js';
 import { startEmbeddedPostgres, type EmbeddedMode } from './db/embedded.js';
 import { JobRunner, type Tasks } from './db/jobs.js';
 import { Notifications } from './db/notifications.js';
-import { migrate, openOrm } from './db/orm.js';
+import { connectionLimits, migrate, openOrm } from './db/orm.js';
 import type { GraphQLServices } from './graphql/builder.js';
 import { Keyring, type RotationAudit } from './keys/keyring.js';
 import { RevocationList } from './keys/revocations.js';
@@ -90,7 +90,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
     for (const cleanup of cleanups.reverse()) await cleanup();
   };
   try {
-    const orm = await openOrm(database.url, dataModel);
+    const orm = await openOrm(database.url, dataModel, config.database);
     cleanups.push(() => orm.close(true));
     await migrate(database.url, orm);
     const box = new SecretBox(config.secretsKey ?? (await developmentSecretsKey(config.dataDir)));
@@ -101,7 +101,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
       cleanups.push(() => notifications.close());
     }
     // Plain pg for job bookkeeping and the delivery hot path: one connection per concurrent job.
-    const pool = new pg.Pool({ connectionString: database.url, max: options.worker ? config.worker.concurrency + 4 : 2 });
+    const pool = new pg.Pool({ connectionString: database.url, max: options.worker ? config.worker.concurrency + 4 : 2, ...connectionLimits(config.database) });
     // An idle connection dropped by the server must not crash the process; the pool reconnects.
     pool.on('error', (error) => options.log('database connection lost', error));
     pool.on('connect', (client) => client.on('error', (error) => options.log('database connection lost', error)));

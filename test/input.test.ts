@@ -2,20 +2,17 @@
 // request (a path id, a query string, a JSON or form field, a GraphQL variable) is refused before anything reaches
 // PostgreSQL, with a 4xx that names where it is, and bodies are typed strictly (query strings alone are coerced).
 // A client's mistake is never a 5xx, and never logged at error level.
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, loggerOptions } from '../src/app.js';
 import { gql, operationId, partner, publishShippedBundles, type Partner } from './helpers/graphql.js';
 import { bearer, startHarness, type Harness, type TenantFixture } from './helpers/harness.js';
+import { loggedApp, type LoggedApp } from './helpers/logged-app.js';
 
 let h: Harness;
 let acme: TenantFixture;
 let sync: Partner;
 let machine: { client_id: string; client_secret?: string };
-/** Every line the app below logged. */
-const logged: Array<Record<string, unknown>> = [];
-let app: Awaited<ReturnType<typeof buildApp>>;
+/** The app whose log the tests read. */
+let app: LoggedApp;
 
 const CREATE = operationId('incident-sync', 'CreateIncident');
 const LIST = operationId('incident-read', 'ListIncidents');
@@ -28,15 +25,14 @@ beforeAll(async () => {
   await publishShippedBundles(h);
   sync = await partner(h, acme, ['incident-read', 'incident-sync']);
   machine = await h.registerApp(acme);
-  const sink = new Writable({ write: (chunk, _encoding, done) => (logged.push(JSON.parse(String(chunk))), done()) });
-  app = await buildApp(h.config, h.runtime, { logger: pino({ ...(loggerOptions({ ...h.config, logLevel: 'info' }) as pino.LoggerOptions) }, sink) });
+  app = await loggedApp(h);
 });
 afterAll(async () => {
   await app?.close();
   await h?.close();
 });
 
-const request = (options: Parameters<Harness['request']>[0]) => app.inject(options);
+const request: LoggedApp['request'] = (options) => app.request(options);
 const invalid = (description: string) => ({ error: 'invalid_request', error_description: description });
 const TEXT_PROBLEM = 'must not contain a NUL character or an unpaired surrogate';
 
@@ -102,7 +98,7 @@ describe('NUL characters and unpaired surrogates', () => {
   });
 
   it('are never logged at error level', () => {
-    expect(logged.filter((line) => (line.level as number) >= 50)).toEqual([]);
+    expect(app.logged.filter((line) => (line.level as number) >= 50)).toEqual([]);
   });
 });
 
@@ -118,7 +114,7 @@ describe('a fault of ours', () => {
       await db.execute('alter table audit_events_away rename to audit_events');
     }
     expect({ status: res.statusCode, body: res.json() }).toEqual({ status: 500, body: { error: 'server_error', error_description: 'an unexpected error occurred' } });
-    const lines = logged.filter((line) => line.reqId === 'fault-of-ours-1' && (line.level as number) >= 50);
+    const lines = app.logged.filter((line) => line.reqId === 'fault-of-ours-1' && (line.level as number) >= 50);
     expect(lines).toEqual([
       expect.objectContaining({ msg: 'request failed', err: { type: 'TableNotFoundException', code: '42P01', message: 'a database statement failed (its text and values are not logged)', stack: '' } }),
     ]);

@@ -19,12 +19,20 @@ export interface JobRunnerOptions {
   pollInterval: number;
 }
 
+/** Backoff between restarts of a runner the database ended: 0.5 s, doubling, at most 10 s. */
+const RESTART_BASE_MS = 500;
+const RESTART_MAX_MS = 10_000;
+
 export class JobRunner {
   private runner?: Runner;
   private utils?: WorkerUtils;
   /** graphile-worker 0.17 locks jobs with the id of the worker pool (`locked_by`), so pools are what beat. */
   private readonly poolIds = new Set<string>();
   private timer?: NodeJS.Timeout;
+  private logger?: Logger;
+  private restartTimer?: NodeJS.Timeout;
+  private failures = 0;
+  private stopping = false;
 
   constructor(
     /** The caller owns the pool and ends it. */
@@ -35,31 +43,64 @@ export class JobRunner {
   ) {}
 
   async start(): Promise<void> {
-    const logger = new Logger((scope) => (level, message, meta) => {
+    this.logger = new Logger((scope) => (level, message, meta) => {
       if (level === 'error' || level === 'warning') this.log(`worker: ${message}`, meta?.error ?? scope);
     });
-    this.utils = await makeWorkerUtils({ pgPool: this.pool, logger });
+    this.utils = await makeWorkerUtils({ pgPool: this.pool, logger: this.logger });
+    await this.startRunner();
+    const every = Math.max(500, (this.options.heartbeatTimeout * 1000) / 5);
+    await this.beat();
+    this.timer = setInterval(() => void this.beat().catch((e) => this.log('worker heartbeat failed', e)), every);
+    this.timer.unref();
+  }
+
+  private async startRunner(): Promise<void> {
     // Listening before run(): the pool is created, and announced, inside it.
     const events: WorkerEvents = new EventEmitter();
     events.on('pool:create', ({ workerPool }) => void this.poolIds.add(workerPool.id));
     events.on('pool:release', ({ pool }) => void this.poolIds.delete(pool.id));
+    // graphile-worker shuts a pool down when it cannot record a job's outcome (the database stalled or went away):
+    // "queue is in an inconsistent state". Ours is to stop beating for that pool, so that the jobs it held are
+    // unlocked once its heartbeat lapses and run again (at least once), and to start another pool after a backoff.
+    // Not by awaiting the old runner: 0.17's batcher can leave a failed pool's shutdown pending for good.
+    events.on('pool:gracefulShutdown', ({ workerPool }) => {
+      if (this.stopping) return;
+      this.poolIds.delete(workerPool.id);
+      this.log('worker pool stopped on a database error; starting another');
+      this.scheduleRestart();
+    });
     const taskList: TaskList = Object.fromEntries(Object.entries(this.tasks).map(([name, task]) => [name, (payload: unknown) => task(payload)]));
     this.runner = await run({
       pgPool: this.pool,
-      logger,
+      logger: this.logger,
       events,
       // Batching (graphile-worker "performance"): jobs are fetched and locked a batch at a time and
-      // completions are written together, instead of two round trips per job.
-      preset: { worker: { localQueue: { size: this.options.concurrency * 2 }, completeJobBatchDelay: 0 } },
+      // completions are written together, instead of two round trips per job. Failures are batched too: unbatched,
+      // 0.17 does not await a failJob, so a database down when a job fails would be an unhandled rejection.
+      preset: { worker: { localQueue: { size: this.options.concurrency * 2 }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
       concurrency: this.options.concurrency,
       noHandleSignals: true,
       pollInterval: this.options.pollInterval,
       taskList,
     });
-    const every = Math.max(500, (this.options.heartbeatTimeout * 1000) / 5);
-    await this.beat();
-    this.timer = setInterval(() => void this.beat().catch((e) => this.log('worker heartbeat failed', e)), every);
-    this.timer.unref();
+    // Its errors reach the logger above; a runner that ends in error must not be an unhandled rejection too.
+    this.runner.promise.catch(() => undefined);
+    this.failures = 0;
+  }
+
+  private scheduleRestart(): void {
+    if (this.restartTimer) return;
+    this.runner = undefined;
+    const delay = Math.min(RESTART_MAX_MS, RESTART_BASE_MS * 2 ** this.failures++);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.stopping) return;
+      this.startRunner().catch((error: unknown) => {
+        this.log('worker restart failed; trying again', error);
+        this.scheduleRestart();
+      });
+    }, delay);
+    this.restartTimer.unref();
   }
 
   /** Records this process's pools as alive, and frees the jobs of pools that stopped beating. */
@@ -83,7 +124,9 @@ export class JobRunner {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     clearInterval(this.timer);
+    clearTimeout(this.restartTimer);
     await this.runner?.stop();
     const ids = [...this.poolIds];
     if (ids.length) await this.pool.query('delete from worker_heartbeats where worker_id = any($1::text[])', [ids]).catch(() => undefined);

@@ -14,6 +14,26 @@ import { Migration20261201000000_operation_aliases } from './migrations/Migratio
 import { tenantFilter } from './tenant.js';
 
 /** The tables an ORM maps: every entity, and the ones whose rows belong to one tenant. */
+/** How long the database may keep a caller waiting, in ms (see connectionLimits). */
+export interface DatabaseTimeouts {
+  statementTimeout: number;
+  acquireTimeout: number;
+}
+
+/**
+ * Every wait on the database is bounded, so that a stalled database makes requests fail fast (503, errors.ts) and
+ * never hang: a statement is cancelled by PostgreSQL after `statementTimeout`, and given up by the client a second
+ * later (a frozen server cancels nothing); a connection is waited for, from the pool or a new one, at most
+ * `acquireTimeout`.
+ */
+export function connectionLimits(timeouts: DatabaseTimeouts) {
+  return {
+    statement_timeout: timeouts.statementTimeout,
+    query_timeout: timeouts.statementTimeout + 1000,
+    connectionTimeoutMillis: timeouts.acquireTimeout,
+  };
+}
+
 export interface DataModel {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- entities of any shape
   entities: Array<EntitySchema<any>>;
@@ -30,14 +50,15 @@ const migrationsList = [
   { name: 'Migration20261201000000_operation_aliases', class: Migration20261201000000_operation_aliases },
 ];
 
-function ormOptions(url: string, model: DataModel, poolMax = 10): Options {
+function ormOptions(url: string, model: DataModel, timeouts?: DatabaseTimeouts, poolMax = 10): Options {
   return {
     clientUrl: url,
     entities: model.entities,
     extensions: [Migrator],
     discovery: { disableDynamicFileAccess: true, warnWhenNoEntities: false },
     forceUtcTimezone: true,
-    pool: { min: 0, max: poolMax },
+    pool: { min: 0, max: poolMax, ...(timeouts ? { acquireTimeoutMillis: timeouts.acquireTimeout } : {}) },
+    ...(timeouts ? { driverOptions: { acquireConnectionTimeout: timeouts.acquireTimeout, connection: connectionLimits(timeouts) } } : {}),
     // A query on a tenant-owned entity without the tenant set fails rather than reading every tenant.
     filters: tenantFilter(model.tenantOwned.map((entity) => entity.meta.className)),
     migrations: { migrationsList, transactional: true, allOrNothing: true, disableForeignKeys: false, silent: true },
@@ -58,7 +79,7 @@ export async function migrate(url: string, orm?: MikroORM): Promise<void> {
   await lock.connect();
   try {
     await lock.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
-    const migrator = orm ?? (await MikroORM.init(ormOptions(url, { entities: [], tenantOwned: [] }, 2)));
+    const migrator = orm ?? (await MikroORM.init(ormOptions(url, { entities: [], tenantOwned: [] }, undefined, 2)));
     try {
       await migrator.getMigrator().up();
     } finally {
@@ -71,8 +92,8 @@ export async function migrate(url: string, orm?: MikroORM): Promise<void> {
   }
 }
 
-export async function openOrm(url: string, model: DataModel, poolMax = 10): Promise<MikroORM> {
-  return MikroORM.init(ormOptions(url, model, poolMax));
+export async function openOrm(url: string, model: DataModel, timeouts: DatabaseTimeouts, poolMax = 10): Promise<MikroORM> {
+  return MikroORM.init(ormOptions(url, model, timeouts, poolMax));
 }
 
 export type { MikroORM };

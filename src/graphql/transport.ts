@@ -36,18 +36,17 @@ export function createTransport(deps: TransportDeps, log: FastifyBaseLogger): Pe
     recordCall: ({ principal, tenantId }, operation, ms, failed) => deps.operations.recordCall(principal.clientId, tenantId, operation, ms, failed),
     logFaults(requestLog, errors) {
       for (const error of errors ?? []) {
-        const fault = faultOf(error);
-        if (fault && !logged.has(fault)) {
-          logged.add(fault);
-          requestLog.error({ err: fault }, 'GraphQL resolver failed');
+        const found = faultOf(error);
+        if (found && !logged.has(found.fault)) {
+          logged.add(found.fault);
+          requestLog[found.level]({ err: found.fault }, 'GraphQL resolver failed');
         }
       }
     },
     maskError(error, message) {
-      const fault = faultOf(error);
-      if (!fault) return expected(error);
-      if (!logged.has(fault)) log.error({ err: fault }, 'GraphQL request failed');
-      return graphqlError(message, GraphQLCode.internal);
+      const found = faultOf(error);
+      if (found && !logged.has(found.fault)) log[found.level]({ err: found.fault }, 'GraphQL request failed');
+      return found?.masked ? graphqlError(message, GraphQLCode.internal) : expected(error);
     },
   };
 }
@@ -71,11 +70,16 @@ function approvedOperationId(operations: PersistedOperationSource, { principal }
 }
 
 /** The cause of an error if it is a fault of ours (not a GraphQLError, nor a refusal Tessera decided); else null. */
-function faultOf(error: unknown): object | null {
+/**
+ * A failure for the operator's log, at the level REST logs it (src/errors.ts): a fault of ours (masked, error), or
+ * the database not answering (answered as it is, warn). Null for a client's mistake.
+ */
+function faultOf(error: unknown): { fault: object; level: 'error' | 'warn'; masked: boolean } | null {
   const original = error instanceof GraphQLError ? error.originalError : error;
   if (!original || original instanceof GraphQLError) return null;
   const known = asTesseraError(original);
-  return known.status >= 500 && known.code === 'server_error' ? (original as object) : null;
+  if (known.status < 500) return null;
+  return { fault: original as object, level: known.status === 503 ? 'warn' : 'error', masked: known.code === 'server_error' };
 }
 
 /**

@@ -82,8 +82,14 @@ const PARTNER_SCOPES = ['incidents:read', 'incidents:write', 'webhooks:read', 'w
 
 let counter = 0;
 
-export async function startHarness(overrides: Record<string, string> = {}, options: Partial<RuntimeOptions> = {}): Promise<Harness> {
-  const database = await createTestDatabase(inject('serverUrl'), inject('templateDatabase'));
+/** A migrated database of the test's own (the stall test runs a cluster it can freeze); by default, a copy of the template. */
+export interface TestDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
+
+export async function startHarness(overrides: Record<string, string> = {}, options: Partial<RuntimeOptions> = {}, on?: TestDatabase): Promise<Harness> {
+  const database = on ?? (await createTestDatabase(inject('serverUrl'), inject('templateDatabase')));
   const env = {
     DATABASE_URL: database.url,
     SECRETS_KEY: TEST_SECRETS_KEY,
