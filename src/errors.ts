@@ -370,5 +370,6 @@ export function userErrorOf(error: unknown, idField = 'id'): UserError | null {
     return { field, code: 'INVALID', message: `${field} ${error.field.problem}` };
   }
   if (error instanceof NotFound) return { field: idField, code: 'NOT_FOUND', message: error.description };
+  if (error instanceof Conflict) return { field: 'input', code: 'CONFLICT', message: error.description };
   return null;
 }

@@ -72,4 +72,32 @@ describe('incident webhook configuration over GraphQL', () => {
     const list = await gql(h, readOnly, acme.tenantId, { documentId: op('ListWebhooks') });
     expect(list.statusCode).toBe(200);
   });
+
+  it('holds at most 100 subscriptions a tenant, so that webhooks lists them all; the last place goes to one of several racing creations', async () => {
+    const initech = await h.tenant('initech');
+    const partnerApp = await partner(h, initech, ['incident-webhooks'], SCOPES);
+    const create = (token: string, n: number) => h.request({ method: 'POST', url: '/v1/webhooks', headers: bearer(token), payload: { url: `${receiver.url}/cap/${n}`, events: ['incident.created'] } });
+    for (let n = 0; n < 60; n++) expect((await create(initech.adminToken, n)).statusCode).toBe(201);
+    for (let n = 60; n < 99; n++) expect((await create(partnerApp.token, n)).statusCode).toBe(201);
+
+    const racing = await Promise.all(Array.from({ length: 8 }, (_, i) => create(initech.adminToken, 99 + i)));
+    expect(racing.map((res) => res.statusCode).sort()).toEqual([201, 409, 409, 409, 409, 409, 409, 409]);
+    const full = { error: 'conflict', error_description: 'a tenant holds at most 100 webhooks; delete one before adding another' };
+    for (const res of racing.filter((r) => r.statusCode === 409)) expect(res.json()).toEqual(full);
+
+    const overGraphQL = await gql(h, partnerApp, initech.tenantId, { documentId: op('CreateWebhook'), variables: { input: { url: `${receiver.url}/cap/x`, events: ['incident.created'] } } });
+    expect(overGraphQL.json().data.createWebhook).toMatchObject({ webhook: null, userErrors: [{ field: 'input', code: 'CONFLICT', message: full.error_description }] });
+    const counted = await h.runtime.orm.em.fork().getConnection().execute('select count(*)::int as n from webhook_subscriptions where tenant_id = ?', [initech.tenantId]);
+    expect(counted).toEqual([{ n: 100 }]);
+
+    // The partner's own list is whole: its 39, never cut at a page.
+    const listed = await gql(h, partnerApp, initech.tenantId, { documentId: op('ListWebhooks') });
+    expect(listed.json().data.webhooks).toHaveLength(39);
+    // Another tenant's room is its own.
+    expect((await create(acme.adminToken, 0)).statusCode).toBe(201);
+
+    const one = (await h.request({ method: 'GET', url: '/v1/webhooks?limit=1', headers: bearer(initech.adminToken) })).json().webhooks[0];
+    expect((await h.request({ method: 'DELETE', url: `/v1/webhooks/${one.id}`, headers: bearer(initech.adminToken) })).statusCode).toBe(204);
+    expect((await create(partnerApp.token, 200)).statusCode).toBe(201);
+  });
 });

@@ -5,7 +5,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AuditService } from '../audit/service.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
-import { Forbidden, InvalidRequest, NotFound } from '../errors.js';
+import { Conflict, Forbidden, InvalidRequest, NotFound } from '../errors.js';
 import { SCOPE_ADMIN } from '../http/auth.js';
 import { isLoopbackHost } from '../http/loopback.js';
 import { afterCursor, decodeCursor, toPage, type Page } from '../http/pagination.js';
@@ -21,6 +21,12 @@ import { generateSecret, secretProblem } from './signing.js';
 export type { WebhookAttempt, WebhookDelivery, WebhookSubscription, DeliveryStatus } from './entities.js';
 
 const SECRET_OVERLAP_MS = 24 * 3600 * 1000;
+
+/**
+ * The most subscriptions a tenant holds (Stripe allows 16 endpoints an account, GitHub 20 hooks an event): enough
+ * for any integration, and what keeps GraphQL's `webhooks` list, which is not paginated, whole and bounded.
+ */
+export const MAX_SUBSCRIPTIONS = 100;
 
 export interface SubscriptionInput {
   url?: string;
@@ -113,29 +119,38 @@ export class SubscriptionService {
     const url = this.checkUrl(input.url);
     const events = this.checkEvents(principal, input.events);
     const secret = input.secret !== undefined ? this.checkSecret(input.secret) : generateSecret();
-    const now = this.now();
-    const id = newId('wh');
-    const subscription = em.create(WebhookSubscription, {
-      id,
-      tenantId: principal.tenantId!,
-      // A tenant admin's subscription belongs to the tenant; an app's to the app.
-      ownerClientId: principal.scopes.has(SCOPE_ADMIN) ? null : principal.clientId,
-      createdBy: principal.subject,
-      url,
-      events,
-      enabled: input.enabled ?? true,
-      disabledReason: null,
-      secretSealed: this.secrets.seal(id, secret),
-      previousSecretSealed: null,
-      previousSecretExpiresAt: null,
-      failingSince: null,
-      createdAt: now,
-      updatedAt: now,
+    return em.transactional(async (tx) => {
+      await this.assertRoomFor(tx, principal.tenantId!);
+      const now = this.now();
+      const id = newId('wh');
+      const subscription = tx.create(WebhookSubscription, {
+        id,
+        tenantId: principal.tenantId!,
+        // A tenant admin's subscription belongs to the tenant; an app's to the app.
+        ownerClientId: principal.scopes.has(SCOPE_ADMIN) ? null : principal.clientId,
+        createdBy: principal.subject,
+        url,
+        events,
+        enabled: input.enabled ?? true,
+        disabledReason: null,
+        secretSealed: this.secrets.seal(id, secret),
+        previousSecretSealed: null,
+        previousSecretExpiresAt: null,
+        failingSince: null,
+        createdAt: now,
+        updatedAt: now,
+      });
+      this.audit.record(tx, { tenantId: subscription.tenantId, actor: principal.subject, action: 'webhook.created', targetType: 'webhook', targetId: id, details: { url, events } });
+      // The secret is shown once: here, when Tessera generated it.
+      return { subscription, secret: input.secret === undefined ? secret : undefined };
     });
-    this.audit.record(em, { tenantId: subscription.tenantId, actor: principal.subject, action: 'webhook.created', targetType: 'webhook', targetId: id, details: { url, events } });
-    await em.flush();
-    // The secret is shown once: here, when Tessera generated it.
-    return { subscription, secret: input.secret === undefined ? secret : undefined };
+  }
+
+  /** Refuses a subscription past MAX_SUBSCRIPTIONS; creations in one tenant take turns, so two cannot both fit the last place. */
+  private async assertRoomFor(tx: EntityManager, tenantId: string): Promise<void> {
+    await tx.getConnection().execute(`select pg_advisory_xact_lock(hashtextextended('webhook_subscriptions:' || ?, 0))`, [tenantId], 'get', tx.getTransactionContext());
+    const held = await tx.count(WebhookSubscription, {});
+    if (held >= MAX_SUBSCRIPTIONS) throw new Conflict(`a tenant holds at most ${MAX_SUBSCRIPTIONS} webhooks; delete one before adding another`);
   }
 
   /** An app sees only its own subscriptions; a tenant admin sees the tenant's. Anything else is a 404. */
