@@ -1,12 +1,14 @@
 // buildApp(config, runtime): the HTTP surface, made of every module's routes (src/modules.ts), the JWKS and the
 // GraphQL transport. It never listens; main.ts does, tests use app.inject.
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { randomUUID } from 'node:crypto';
 import { setTimeout } from 'node:timers/promises';
 import type { Config } from './config.js';
-import { stdSerializers } from 'pino';
-import { frameworkErrors, loggable, registerErrorHandler } from './errors.js';
+import { frameworkErrors, registerErrorHandler } from './errors.js';
+import { loggerOptions } from './observability/log.js';
+import { METRICS_CONTENT_TYPE, metricsTokenMatches } from './observability/metrics.js';
+import { registerRequestObservers } from './observability/requests.js';
 import { registerGraphQL } from './graphql/server.js';
 import { registerRequestContext } from './http/context.js';
 import { registerInputChecks } from './http/input.js';
@@ -20,24 +22,6 @@ const READY_PROBE_MS = 1500;
 
 export type AppDeps = Pick<Runtime, 'orm' | 'clock' | 'keyring' | 'tokens' | 'services' | 'features' | 'graphql' | 'core'>;
 
-export function loggerOptions(config: Config): FastifyServerOptions['logger'] {
-  return {
-    level: config.logLevel,
-    // Credentials never reach the log, whatever a future log line includes.
-    redact: {
-      paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', '*.password', '*.client_secret', '*.token'],
-      censor: '[redacted]',
-    },
-    // A database error's message and stack quote the statement and its values: only its type and code are logged.
-    serializers: {
-      err: (error: Error) => {
-        const safe = loggable(error);
-        return safe instanceof Error ? stdSerializers.err(safe) : (safe as ReturnType<typeof stdSerializers.err>);
-      },
-    },
-  };
-}
-
 export interface BuildOptions {
   logger?: FastifyBaseLogger;
   /** GraphQL transport options (tests serve everything through Yoga to compare it with the precompiled path). */
@@ -47,12 +31,15 @@ export interface BuildOptions {
 export async function buildApp(config: Config, deps: AppDeps, options: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: loggerOptions(config) }),
+    // One line per request instead of Fastify's two (observability/requests.ts).
+    logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     // Bodies typed strictly, path and query parameters coerced; unknown fields refused (http/validation.ts).
     schemaController,
     frameworkErrors,
   });
+  registerRequestObservers(app, deps.core.metrics);
   // Callback style, not async: a hook on every response should not cost a promise each.
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
@@ -86,6 +73,17 @@ export async function buildApp(config: Config, deps: AppDeps, options: BuildOpti
     if (answered) return { status: 'ready' };
     return reply.code(503).header('retry-after', '5').send({ status: 'unavailable', error_description: 'the database is not reachable' });
   });
+
+  const metricsToken = config.metrics.token;
+  if (metricsToken) {
+    // Behind METRICS_TOKEN; without it /metrics does not exist on the main port (observability/metrics.ts).
+    app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
+      if (!metricsTokenMatches(request.headers.authorization, metricsToken)) {
+        return reply.code(401).header('www-authenticate', 'Bearer realm="metrics"').send({ error: 'unauthorized', error_description: 'send the metrics token: Authorization: Bearer <METRICS_TOKEN>' });
+      }
+      return reply.type(METRICS_CONTENT_TYPE).send(await deps.core.metrics.metrics());
+    });
+  }
 
   await registerRateLimits(app, config, deps.clock);
   registerJwksRoutes(app, deps.keyring, config.keys.jwksMaxAge);

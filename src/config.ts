@@ -36,6 +36,10 @@ const schema = z
       .refine((v) => decodeKey(v) !== null, 'must be 32 bytes, base64 or hex encoded')
       .optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
+    METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters (a random secret the scraper sends as a bearer token)').optional(),
+    METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
+    METRICS_HOST: z.string().min(1).optional(),
     REDIS_URL: z
       .string()
       .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
@@ -99,6 +103,13 @@ export interface Config {
   /** 32-byte key; undefined only in development before the dev key is generated into DATA_DIR. */
   secretsKey?: Buffer;
   logLevel: string;
+  /**
+   * /metrics (observability/metrics.ts): on the main port when `token` is set, behind it; on its own `port` (any
+   * role) when that is set. Neither: no /metrics.
+   */
+  metrics: { token?: string; port?: number; host: string };
+  /** `auto`: pino-pretty's human lines when stdout is a terminal, JSON lines otherwise. */
+  logFormat: 'auto' | 'json' | 'pretty';
   redisUrl?: string;
   tokens: {
     accessTtl: number;
@@ -166,6 +177,8 @@ export function parseConfig(source: Record<string, string | undefined> = process
     embeddedPgPort: env.EMBEDDED_PG_PORT,
     secretsKey: env.SECRETS_KEY ? decodeKey(env.SECRETS_KEY)! : undefined,
     logLevel: env.LOG_LEVEL,
+    logFormat: env.LOG_FORMAT,
+    metrics: { token: env.METRICS_TOKEN, port: env.METRICS_PORT, host: env.METRICS_HOST ?? env.HOST },
     redisUrl: env.REDIS_URL,
     tokens: {
       accessTtl: env.ACCESS_TOKEN_TTL,

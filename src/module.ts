@@ -13,6 +13,8 @@ import type { GraphQLServices } from './graphql/builder.js';
 import type { Keyring } from './keys/keyring.js';
 import type { RevocationList } from './keys/revocations.js';
 import type { TokenService } from './keys/tokens.js';
+import type { Logger } from './observability/log.js';
+import type { Registry } from './observability/metrics.js';
 import type { SecretBox } from './secret-box.js';
 
 /**
@@ -40,7 +42,10 @@ export interface Core {
   schema: GraphQLSchema;
   /** DNS for outbound connections; tests inject one to exercise the SSRF checks. */
   resolver?: (hostname: string) => Promise<LookupAddress[]>;
-  log: (message: string, error?: unknown) => void;
+  /** The process's log (observability/log.ts). */
+  logger: Logger;
+  /** The process's metrics: a module defines its own on it, next to what they measure (observability/metrics.ts). */
+  metrics: Registry;
 }
 
 export interface FeatureModule {

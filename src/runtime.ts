@@ -15,10 +15,13 @@ import { Notifications } from './db/notifications.js';
 import { connectionLimits, migrate, openOrm } from './db/orm.js';
 import type { GraphQLServices } from './graphql/builder.js';
 import { Keyring, type RotationAudit } from './keys/keyring.js';
+import { keyMetrics } from './keys/metrics.js';
 import { RevocationList } from './keys/revocations.js';
 import { TokenService } from './keys/tokens.js';
 import type { Core, Feature, Services } from './module.js';
 import { dataModel, modules, schema } from './modules.js';
+import { silentLogger, type Logger } from './observability/log.js';
+import { createMetrics, poolMetrics } from './observability/metrics.js';
 import { SecretBox } from './secret-box.js';
 
 export interface Runtime {
@@ -44,7 +47,8 @@ export interface RuntimeOptions {
   embeddedMode: EmbeddedMode;
   /** Long-running processes listen for changes and rotate keys on schedule; one-shot CLI commands do not. */
   background: boolean;
-  log: (message: string, error?: unknown) => void;
+  /** Where the runtime logs; silent when not given (the CLI, most tests). */
+  logger?: Logger;
   /** Run jobs (webhook deliveries) in this process (roles all and worker). */
   worker?: boolean;
   /** DNS for outbound connections; tests inject one to exercise the SSRF checks. */
@@ -80,11 +84,18 @@ function servicesSoFar(built: Partial<Services>): Services {
   }) as Services;
 }
 
+/** The ORM's pool (knex's tarn pool): what MikroORM does not report itself. */
+function ormPoolState(orm: MikroORM) {
+  const pool = (orm.em.getConnection().getKnex().client as { pool?: { numUsed(): number; numFree(): number; numPendingAcquires(): number } }).pool;
+  return pool ? { inUse: pool.numUsed(), idle: pool.numFree(), waiting: pool.numPendingAcquires() } : { inUse: 0, idle: 0, waiting: 0 };
+}
+
 export async function startRuntime(config: Config, options: RuntimeOptions): Promise<Runtime> {
   const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? silentLogger();
   const database = config.databaseUrl
     ? { url: config.databaseUrl, stop: async () => undefined }
-    : await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, mode: options.embeddedMode, log: (m) => options.log(m) });
+    : await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, mode: options.embeddedMode, log: (m) => logger.debug(m) });
   const cleanups: Array<() => Promise<void> | void> = [() => database.stop()];
   const close = async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
@@ -95,7 +106,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
     await migrate(database.url, orm);
     const box = new SecretBox(config.secretsKey ?? (await developmentSecretsKey(config.dataDir)));
 
-    const notifications = options.background ? new Notifications(database.url, options.log) : undefined;
+    const notifications = options.background ? new Notifications(database.url, logger) : undefined;
     if (notifications) {
       await notifications.start();
       cleanups.push(() => notifications.close());
@@ -103,21 +114,25 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
     // Plain pg for job bookkeeping and the delivery hot path: one connection per concurrent job.
     const pool = new pg.Pool({ connectionString: database.url, max: options.worker ? config.worker.concurrency + 4 : 2, ...connectionLimits(config.database) });
     // An idle connection dropped by the server must not crash the process; the pool reconnects.
-    pool.on('error', (error) => options.log('database connection lost', error));
-    pool.on('connect', (client) => client.on('error', (error) => options.log('database connection lost', error)));
+    pool.on('error', (error) => logger.warn({ err: error }, 'database connection lost'));
+    pool.on('connect', (client) => client.on('error', (error) => logger.warn({ err: error }, 'database connection lost')));
     cleanups.push(() => pool.end());
+
+    const metrics = createMetrics();
+    poolMetrics(metrics, { orm: () => ormPoolState(orm), jobs: () => ({ inUse: pool.totalCount - pool.idleCount, idle: pool.idleCount, waiting: pool.waitingCount }) });
 
     const built: Partial<Services> = {};
     // The keyring records its rotations in the audit log, which a module builds after the keyring: it is reached
     // when a rotation happens, by then built.
     const rotationAudit: RotationAudit = { record: (em, entry) => built.audit!.record(em, entry) };
-    const keyring = new Keyring(orm, box, config, clock, rotationAudit, options.log);
+    const keyring = new Keyring(orm, box, config, clock, rotationAudit, logger);
     await keyring.start(notifications, { background: options.background });
     cleanups.push(() => keyring.stop());
-    const revocations = new RevocationList(orm, clock, options.log);
+    const revocations = new RevocationList(orm, clock, logger);
     await revocations.start(notifications);
     cleanups.push(() => revocations.stop());
     const tokens = new TokenService(keyring, revocations, config, clock);
+    keyMetrics(metrics, keyring, clock);
 
     const core: Core = {
       config,
@@ -132,7 +147,8 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
       runsJobs: options.worker ?? false,
       schema: schema(),
       resolver: options.resolver,
-      log: options.log,
+      logger,
+      metrics,
     };
     const features: Feature[] = [];
     const graphql: Partial<GraphQLServices> = {};
@@ -151,7 +167,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
 
     if (options.worker) {
       const tasks: Tasks = Object.assign({}, ...features.map((f) => f.jobs ?? {}));
-      const jobs = new JobRunner(pool, tasks, config.worker, options.log);
+      const jobs = new JobRunner(pool, tasks, config.worker, logger);
       await jobs.start();
       cleanups.push(() => jobs.stop());
     }

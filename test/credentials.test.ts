@@ -170,7 +170,7 @@ describe('service tokens', () => {
     const second = await mint();
 
     // A second Tessera process on the same database, as behind a load balancer.
-    const other = await startRuntime(h.config, { embeddedMode: 'own', background: true, log: () => undefined });
+    const other = await startRuntime(h.config, { embeddedMode: 'own', background: true });
     const otherApp = await buildApp(h.config, other);
     try {
       const onOther = () => otherApp.inject({ method: 'GET', url: '/v1/platform/scopes', headers: bearer(first.token) });
@@ -217,7 +217,7 @@ describe('service tokens', () => {
     await allowServiceTokens(acme, app.client_id);
     const minted = (await h.request({ method: 'POST', url: `/v1/platform/apps/${app.client_id}/service-token`, headers: bearer(acme.adminToken), payload: { scopes: ['incidents:read'] } })).json();
     await h.request({ method: 'DELETE', url: `/v1/platform/apps/${app.client_id}/service-tokens/${minted.id}`, headers: bearer(acme.adminToken) });
-    const fresh = await startRuntime(h.config, { embeddedMode: 'own', background: false, log: () => undefined });
+    const fresh = await startRuntime(h.config, { embeddedMode: 'own', background: false });
     try {
       await expect(fresh.tokens.verify(minted.token)).rejects.toThrow('token has been revoked');
     } finally {

@@ -118,7 +118,9 @@ describe('a fault of ours', () => {
     expect(lines).toEqual([
       expect.objectContaining({ msg: 'request failed', err: { type: 'TableNotFoundException', code: '42P01', message: 'a database statement failed (its text and values are not logged)', stack: '' } }),
     ]);
-    const text = JSON.stringify(lines);
+    // The caller's tenant is named where it belongs (each line's tenant_id), and nowhere else: not as a row value.
+    expect(lines[0]!.tenant_id).toBe(acme.tenantId);
+    const text = JSON.stringify(lines.map(({ tenant_id: _tenant, ...rest }) => rest));
     for (const leak of ['select', 'audit_events', acme.tenantId, 'app.created']) expect(text).not.toContain(leak);
   });
 });

@@ -90,7 +90,7 @@ describe('JWKS', () => {
     const activeKid = Object.keys(states).find((k) => states[k] === 'active')!;
     await h.runtime.tokens.issue({ subject: 'x', clientId: 'tessera-cli', scopes: [], tenantId: null, ttlSeconds: 600 });
     await h.runtime.orm.em.fork().getConnection().execute(`update signing_keys set activated_at = now() - interval '31 days' where kid = ?`, [activeKid]);
-    const other = await startRuntime(h.config, { embeddedMode: 'own', background: false, log: () => undefined });
+    const other = await startRuntime(h.config, { embeddedMode: 'own', background: false });
     try {
       const [a, b] = await Promise.all([
         h.runtime.keyring.rotate('system', { onlyIfDue: true }),
@@ -104,7 +104,7 @@ describe('JWKS', () => {
   });
 
   it('lets another process pick up a rotation at once (NOTIFY) and verify the new key', async () => {
-    const other = await startRuntime(h.config, { embeddedMode: 'own', background: true, log: () => undefined });
+    const other = await startRuntime(h.config, { embeddedMode: 'own', background: true });
     try {
       const otherApp = await buildApp(h.config, other);
       const rotated = await h.runtime.keyring.rotate('operator');
@@ -124,7 +124,7 @@ describe('verification by a third party', () => {
   it('verifies a Tessera token with jose createRemoteJWKSet pointed at the running server', async () => {
     // A listening server whose issuer is its own address, as an integrator would see it.
     const probe = parseConfig({ ...h.env, ISSUER: 'http://127.0.0.1:1' });
-    const runtime = await startRuntime(probe, { embeddedMode: 'own', background: false, log: () => undefined });
+    const runtime = await startRuntime(probe, { embeddedMode: 'own', background: false });
     const app = await buildApp(probe, runtime);
     try {
       const address = await app.listen({ port: 0, host: '127.0.0.1' });

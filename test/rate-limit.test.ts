@@ -92,7 +92,7 @@ const hasRedis = await redisAvailable();
 describe('shared limits', () => {
   it.skipIf(!hasRedis)('are counted once across processes with REDIS_URL (skipped where no Redis runs)', async () => {
     const config = parseConfig({ ...h.env, REDIS_URL: TEST_REDIS_URL, RATE_LIMIT_TOKEN_PER_CLIENT: '4', RATE_LIMIT_TOKEN_PER_IP: '1000' });
-    const [one, two] = await Promise.all([0, 1].map(() => startRuntime(config, { embeddedMode: 'own', background: false, log: () => undefined })));
+    const [one, two] = await Promise.all([0, 1].map(() => startRuntime(config, { embeddedMode: 'own', background: false })));
     const apps = await Promise.all([buildApp(config, one!), buildApp(config, two!)]);
     try {
       const client = await newClient('client_secret_basic');

@@ -64,6 +64,20 @@ describe('the server with an embedded PostgreSQL', { timeout: 120_000 }, () => {
     expect(await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()).toEqual({ status: 'ok' });
     expect(existsSync(join(dataDir, 'pg', 'PG_VERSION'))).toBe(true);
     expect(existsSync(join(dataDir, 'secrets.key'))).toBe(true);
+    // Its last start-up line (JSON: stdout is not a terminal here) says where it listens, on which database, and
+    // what to do next.
+    const ready = server!.output.join('').split('\n').filter((line) => line.includes('Tessera is ready')).map((line) => JSON.parse(line));
+    expect(ready).toEqual([
+      expect.objectContaining({
+        level: 30,
+        address: `http://127.0.0.1:${port}`,
+        role: 'all',
+        embedded_database: true,
+        msg:
+          `Tessera is ready on http://127.0.0.1:${port} (ROLE=all), on an embedded PostgreSQL under ${dataDir}. Next: create a tenant and its first admin with ` +
+          `\`npm run cli -- bootstrap --tenant acme --name "Acme" --admin-email you@example.com\`, then read the API at http://127.0.0.1:${port}/api/docs`,
+      }),
+    ]);
   });
 
   it('lets the CLI, a process of its own, bootstrap a tenant against the running server\'s database', async () => {

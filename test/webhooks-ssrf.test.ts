@@ -166,7 +166,7 @@ async function startHarnessLike(overrides: Record<string, string>) {
   const { startRuntime } = await import('../src/runtime.js');
   const { buildApp } = await import('../src/app.js');
   const config = parseConfig({ ...h.env, ...overrides });
-  const runtime = await startRuntime(config, { embeddedMode: 'own', background: false, log: () => undefined, resolver });
+  const runtime = await startRuntime(config, { embeddedMode: 'own', background: false, resolver });
   const app = await buildApp(config, runtime);
   return {
     request: (options: InjectOptions) => app.inject(options),

@@ -26,15 +26,15 @@ export const bundlesModule: FeatureModule = {
   entities: [BundleVersion, BundleOperation, AppBundle, OperationStat],
   tenantOwned: [],
   create(core, { audit, clients }) {
-    const registry = new BundleRegistry(core.orm, core.schema, core.log);
-    const stats = new OperationStats(core.orm, core.clock);
+    const registry = new BundleRegistry(core.orm, core.schema, core.logger);
+    const stats = new OperationStats(core.orm, core.clock, core.metrics);
     const releases = new BundleReleases(core.orm, registry, audit, core.clock);
     const persistedOperations: PersistedOperationSource = {
       lookup: (appId, operationId) => registry.lookup(appId, operationId),
       onLoad: (listener) => registry.onLoad(listener),
       recordCall: (...call) => stats.recordCall(...call),
     };
-    const flushQuietly = () => stats.flush().catch((e) => core.log('operation stats flush failed', e));
+    const flushQuietly = () => stats.flush().catch((e) => core.logger.warn({ err: e }, 'operation stats flush failed'));
     let timer: NodeJS.Timeout | undefined;
     return {
       services: { bundles: releases, bundleRegistry: registry, operationStats: stats, persistedOperations },

@@ -7,6 +7,7 @@ import type { PersistedOperation } from '../graphql/persisted.js';
 import { Reloader } from '../reloader.js';
 import { AppBundle, BundleOperation, BundleVersion } from './entities.js';
 import { checkOperation, codegenId } from './files.js';
+import type { Logger } from '../observability/log.js';
 
 export const BUNDLES_CHANNEL = 'tessera_bundles';
 
@@ -24,7 +25,7 @@ export class BundleRegistry {
   constructor(
     private readonly orm: MikroORM,
     private readonly schema: GraphQLSchema,
-    private readonly log: (message: string, error?: unknown) => void = () => undefined,
+    private readonly log: Logger,
   ) {}
 
   /** Loads again; a call during a load gets a second load, so a change committed meanwhile is seen. */
@@ -33,7 +34,7 @@ export class BundleRegistry {
   }
 
   reloadQuietly(): void {
-    void this.reload().catch((e) => this.log('bundle reload failed', e));
+    void this.reload().catch((e) => this.log.warn({ err: e }, 'bundle reload failed'));
   }
 
   private async load(): Promise<void> {
@@ -48,7 +49,7 @@ export class BundleRegistry {
       if (!version) continue;
       let registered = operations.get(row.operationId) ?? this.operations.get(row.operationId);
       if (!registered) {
-        const checked = checkOperation(this.schema, row.document, (message) => this.log(`operation ${row.operationName} (${row.operationId}) is not served: ${message}`));
+        const checked = checkOperation(this.schema, row.document, (message) => this.log.warn({ operation: row.operationName, operation_id: row.operationId, problem: message }, 'operation is not served'));
         if (!checked) continue;
         registered = { id: row.operationId, name: row.operationName, type: checked.type, document: checked.ast, requiredScopes: checked.requiredScopes };
       }
@@ -86,7 +87,7 @@ export class BundleRegistry {
     try {
       listener([...this.operations.values()]);
     } catch (error) {
-      this.log('preparing the loaded operations failed', error);
+      this.log.warn({ err: error }, 'preparing the loaded operations failed');
     }
   }
 

@@ -1,8 +1,12 @@
 // Call statistics per app and operation: counted in memory on every executed call and added to the table every
-// few seconds, so a request writes nothing.
+// few seconds, so a request writes nothing; and the same calls as Prometheus metrics,
+// `tessera_graphql_operations_total{client_id, operation, outcome}` and
+// `tessera_graphql_operation_duration_seconds{operation, outcome}` (apps are a label only on the counter: a
+// histogram per app would multiply its buckets by every app an operator assigned a bundle to).
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Clock } from '../clock.js';
 import type { PersistedOperation } from '../graphql/persisted.js';
+import { Counter, Histogram, type Registry } from 'prom-client';
 import { OperationStat } from './entities.js';
 
 interface StatDelta {
@@ -16,11 +20,28 @@ interface StatDelta {
 
 export class OperationStats {
   private pending = new Map<string, StatDelta>();
+  private readonly calls: Counter<'client_id' | 'operation' | 'outcome'>;
+  private readonly durations: Histogram<'operation' | 'outcome'>;
 
   constructor(
     private readonly orm: MikroORM,
     private readonly clock: Clock,
-  ) {}
+    registry: Registry,
+  ) {
+    this.calls = new Counter({
+      name: 'tessera_graphql_operations_total',
+      help: 'Persisted GraphQL operations executed, by app (client_id), operation name and outcome (ok, error)',
+      labelNames: ['client_id', 'operation', 'outcome'],
+      registers: [registry],
+    });
+    this.durations = new Histogram({
+      name: 'tessera_graphql_operation_duration_seconds',
+      help: 'How long persisted GraphQL operations took to execute, by operation name and outcome',
+      labelNames: ['operation', 'outcome'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    });
+  }
 
   recordCall(appId: string, tenantId: string, operation: PersistedOperation, ms: number, failed: boolean): void {
     const key = `${appId} ${operation.id}`;
@@ -31,6 +52,9 @@ export class OperationStats {
     delta.totalMs += ms;
     delta.last = now;
     this.pending.set(key, delta);
+    const outcome = failed ? 'error' : 'ok';
+    this.calls.inc({ client_id: appId, operation: operation.name, outcome });
+    this.durations.observe({ operation: operation.name, outcome }, ms / 1000);
   }
 
   /** Adds the counts so far to the table. */

@@ -4,7 +4,7 @@ import type { Config } from '../config.js';
 import { startRuntime, type Runtime } from '../runtime.js';
 
 export async function withRuntime<T>(config: Config, work: (runtime: Runtime) => Promise<T>): Promise<T> {
-  const runtime = await startRuntime(config, { embeddedMode: 'share', background: false, log: () => undefined });
+  const runtime = await startRuntime(config, { embeddedMode: 'share', background: false });
   try {
     return await work(runtime);
   } finally {

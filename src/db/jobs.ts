@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { Logger, makeWorkerUtils, run, type Runner, type TaskList, type WorkerEvents, type WorkerUtils } from 'graphile-worker';
 import type pg from 'pg';
+import type { Logger as ProcessLogger } from '../observability/log.js';
 
 /** What a module's job does with its payload (the JSON it was added with). */
 export type Tasks = Record<string, (payload: unknown) => Promise<void>>;
@@ -29,7 +30,7 @@ export class JobRunner {
   /** graphile-worker 0.17 locks jobs with the id of the worker pool (`locked_by`), so pools are what beat. */
   private readonly poolIds = new Set<string>();
   private timer?: NodeJS.Timeout;
-  private logger?: Logger;
+  private workerLogger?: Logger;
   private restartTimer?: NodeJS.Timeout;
   private failures = 0;
   private stopping = false;
@@ -39,18 +40,18 @@ export class JobRunner {
     private readonly pool: pg.Pool,
     private readonly tasks: Tasks,
     private readonly options: JobRunnerOptions,
-    private readonly log: (message: string, error?: unknown) => void,
+    private readonly log: ProcessLogger,
   ) {}
 
   async start(): Promise<void> {
-    this.logger = new Logger((scope) => (level, message, meta) => {
-      if (level === 'error' || level === 'warning') this.log(`worker: ${message}`, meta?.error ?? scope);
+    this.workerLogger = new Logger((scope) => (level, message, meta) => {
+      if (level === 'error' || level === 'warning') this.log.warn({ err: meta?.error, scope }, `worker: ${message}`);
     });
-    this.utils = await makeWorkerUtils({ pgPool: this.pool, logger: this.logger });
+    this.utils = await makeWorkerUtils({ pgPool: this.pool, logger: this.workerLogger });
     await this.startRunner();
     const every = Math.max(500, (this.options.heartbeatTimeout * 1000) / 5);
     await this.beat();
-    this.timer = setInterval(() => void this.beat().catch((e) => this.log('worker heartbeat failed', e)), every);
+    this.timer = setInterval(() => void this.beat().catch((e) => this.log.warn({ err: e }, 'worker heartbeat failed')), every);
     this.timer.unref();
   }
 
@@ -66,13 +67,13 @@ export class JobRunner {
     events.on('pool:gracefulShutdown', ({ workerPool }) => {
       if (this.stopping) return;
       this.poolIds.delete(workerPool.id);
-      this.log('worker pool stopped on a database error; starting another');
+      this.log.warn({ pool_id: workerPool.id }, 'worker pool stopped on a database error; starting another');
       this.scheduleRestart();
     });
     const taskList: TaskList = Object.fromEntries(Object.entries(this.tasks).map(([name, task]) => [name, (payload: unknown) => task(payload)]));
     this.runner = await run({
       pgPool: this.pool,
-      logger: this.logger,
+      logger: this.workerLogger,
       events,
       // Batching (graphile-worker "performance"): jobs are fetched and locked a batch at a time and
       // completions are written together, instead of two round trips per job. Failures are batched too: unbatched,
@@ -96,7 +97,7 @@ export class JobRunner {
       this.restartTimer = undefined;
       if (this.stopping) return;
       this.startRunner().catch((error: unknown) => {
-        this.log('worker restart failed; trying again', error);
+        this.log.warn({ err: error }, 'worker restart failed; trying again');
         this.scheduleRestart();
       });
     }, delay);
@@ -118,7 +119,7 @@ export class JobRunner {
       [this.options.heartbeatTimeout, ids],
     );
     if (rows.length) {
-      this.log(`unlocking jobs of ${rows.length} worker pool(s) that stopped without finishing`);
+      this.log.warn({ pool_ids: rows.map((r) => r.worker_id) }, 'unlocking the jobs of worker pools that stopped without finishing');
       await this.utils!.forceUnlockWorkers(rows.map((r) => r.worker_id));
     }
   }

@@ -1,6 +1,7 @@
 // One LISTEN connection per process (PostgreSQL NOTIFY): how a change made by any process (a key
 // rotation, a revocation) reaches every other process at once, without polling the database per request.
 import pg from 'pg';
+import type { Logger } from '../observability/log.js';
 
 type Handler = (payload: string) => void;
 
@@ -15,7 +16,7 @@ export class Notifications {
 
   constructor(
     private readonly url: string,
-    private readonly log: (message: string, error?: unknown) => void,
+    private readonly logger: Logger,
   ) {}
 
   on(channel: string, handler: Handler): void {
@@ -26,7 +27,7 @@ export class Notifications {
     this.handlers.set(channel, set);
     const client = this.client;
     if (isNewChannel && client) {
-      this.listening = this.listening.then(() => client.query(`listen ${channel}`)).catch((error) => this.log('listen failed', error));
+      this.listening = this.listening.then(() => client.query(`listen ${channel}`)).catch((error) => this.logger.warn({ err: error, channel }, 'LISTEN failed'));
     }
   }
 
@@ -45,7 +46,7 @@ export class Notifications {
       for (const handler of this.handlers.get(message.channel) ?? []) handler(message.payload ?? '');
     });
     client.on('error', (error) => {
-      this.log('notification connection failed', error);
+      this.logger.warn({ err: error }, 'notification connection failed');
       this.scheduleReconnect(client);
     });
     client.on('end', () => this.scheduleReconnect(client));
@@ -64,7 +65,7 @@ export class Notifications {
         await this.connect();
         for (const handler of this.reconnectHandlers) handler();
       } catch (error) {
-        this.log('notification reconnect failed; retrying', error);
+        this.logger.warn({ err: error }, 'notification reconnect failed; retrying');
         this.client = failed; // let scheduleReconnect accept the retry
         this.scheduleReconnect(failed);
       }

@@ -12,6 +12,7 @@ import type { Principal, TokenService } from '../keys/tokens.js';
 import type { GraphQLContext, GraphQLServices } from './builder.js';
 import { MAX_TOKENS, type PersistedOperation, type PersistedOperationSource } from './persisted.js';
 import type { PersistedTransport } from './precompiled.js';
+import { noteCaller } from '../observability/log.js';
 
 export interface Caller {
   principal: Principal;
@@ -32,7 +33,10 @@ export function createTransport(deps: TransportDeps, log: FastifyBaseLogger): Pe
     identify: (authorization, tenantId) => identify(deps.tokens, authorization, tenantId),
     operationFor: (caller, operationId) => operationFor(deps.operations, caller, operationId),
     approvedOperationId: (caller, text) => approvedOperationId(deps.operations, caller, text),
-    context: ({ principal, tenantId }, requestLog): GraphQLContext => ({ ...deps.services, principal, tenantId, em: forTenant(deps.orm.em, tenantId), log: requestLog }),
+    context({ principal, tenantId }, requestLog): GraphQLContext {
+      noteCaller(requestLog, principal);
+      return { ...deps.services, principal, tenantId, em: forTenant(deps.orm.em, tenantId), log: requestLog };
+    },
     recordCall: ({ principal, tenantId }, operation, ms, failed) => deps.operations.recordCall(principal.clientId, tenantId, operation, ms, failed),
     logFaults(requestLog, errors) {
       for (const error of errors ?? []) {

@@ -4,6 +4,7 @@
 import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { Forbidden, Unauthorized } from '../errors.js';
 import type { TokenService } from '../keys/tokens.js';
+import { noteCaller } from '../observability/log.js';
 
 export const SCOPE_ADMIN = 'platform:admin';
 export const SCOPE_OPERATOR = 'platform:operator';
@@ -26,6 +27,7 @@ export function bearerToken(header: string | null | undefined): string {
 export function authenticate(tokens: TokenService): preHandlerAsyncHookHandler {
   return async (request) => {
     request.principal = await tokens.verify(bearerToken(request.headers.authorization));
+    noteCaller(request.log, request.principal);
   };
 }
 

@@ -10,6 +10,7 @@ import type { Notifications } from '../db/notifications.js';
 import { Reloader } from '../reloader.js';
 import type { SecretBox } from '../secret-box.js';
 import { SigningKey, type KeyState } from './entities.js';
+import type { Logger } from '../observability/log.js';
 
 export const KEYS_CHANNEL = 'tessera_keys';
 const KEYS_LOCK = 7_361_555_202;
@@ -65,6 +66,7 @@ export interface RotationAudit {
 export class Keyring {
   private keys = new Map<string, LoadedKey>();
   private active?: SigningKeyInUse;
+  private activeSince: number | null = null;
   private jwksJson = '{"keys":[]}';
   private lastLoad = 0;
   private readonly reloader = new Reloader(() => this.load());
@@ -77,12 +79,12 @@ export class Keyring {
     private readonly config: Config,
     private readonly clock: Clock,
     private readonly audit: RotationAudit,
-    private readonly log: (message: string, error?: unknown) => void = () => undefined,
+    private readonly log: Logger,
   ) {}
 
   /** Makes sure an active and a next key exist, loads them and keeps them fresh. */
   async start(notifications?: Notifications, options: { background: boolean } = { background: true }): Promise<void> {
-    const reloadQuietly = () => void this.reload().catch((e) => this.log('key reload failed', e));
+    const reloadQuietly = () => void this.reload().catch((e) => this.log.warn({ err: e }, 'key reload failed'));
     notifications?.on(KEYS_CHANNEL, reloadQuietly);
     notifications?.onReconnect(reloadQuietly);
     await this.ensureKeys();
@@ -102,7 +104,7 @@ export class Keyring {
       await this.rotateIfDue();
       await this.reload();
     } catch (error) {
-      this.log('key maintenance failed', error);
+      this.log.warn({ err: error }, 'key maintenance failed');
     }
   }
 
@@ -171,6 +173,7 @@ export class Keyring {
       });
       return { activated: next.kid, retired: active.kid, next: upcoming.kid };
     });
+    if (result) this.log.info({ kid: result.activated, retired_kid: result.retired, next_kid: result.next, actor }, 'signing key rotated');
     await this.reload();
     return result;
   }
@@ -197,6 +200,18 @@ export class Keyring {
     return this.reloader.run();
   }
 
+  /** When the signing key in use became active (ms since the epoch), once loaded. */
+  activeKeySince(): number | null {
+    return this.activeSince;
+  }
+
+  /** How many keys are published or signing, by state. */
+  keyCounts(): Record<'next' | 'active' | 'retired', number> {
+    const counts = { next: 0, active: 0, retired: 0 };
+    for (const key of this.keys.values()) if (key.state !== 'expired') counts[key.state] += 1;
+    return counts;
+  }
+
   private async load(): Promise<void> {
     const em = this.orm.em.fork();
     await this.expireRetired(em);
@@ -212,6 +227,7 @@ export class Keyring {
         verifyKey: known?.verifyKey ?? ((await importJWK(row.publicJwk, row.alg)) as CryptoKey),
         tokenHorizon: row.tokenHorizon ? Math.floor(row.tokenHorizon.getTime() / 1000) : 0,
       });
+      if (row.state === 'active') this.activeSince = (row.activatedAt ?? row.createdAt).getTime();
       if (row.state === 'active' && this.active?.kid !== row.kid) {
         const pem = this.box.open(row.privateKeySealed, `signing-key:${row.kid}`);
         this.active = { kid: row.kid, alg: row.alg, signKey: await importPKCS8(pem, row.alg) };

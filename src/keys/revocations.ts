@@ -4,6 +4,7 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Clock } from '../clock.js';
 import type { Notifications } from '../db/notifications.js';
 import { RevokedToken } from './entities.js';
+import type { Logger } from '../observability/log.js';
 
 export const REVOCATIONS_CHANNEL = 'tessera_revocations';
 
@@ -17,7 +18,7 @@ export class RevocationList {
   constructor(
     private readonly orm: MikroORM,
     private readonly clock: Clock,
-    private readonly log: (message: string, error?: unknown) => void = () => undefined,
+    private readonly log: Logger,
   ) {
     // MikroORM announces the end of every top-level transaction(al) with the transaction's own fork.
     orm.em.getEventManager().registerSubscriber({
@@ -32,7 +33,7 @@ export class RevocationList {
   /** Without `notifications` (a one-shot CLI command) the list is loaded once and not kept fresh. */
   async start(notifications?: Notifications): Promise<void> {
     if (notifications) {
-      const reloadQuietly = () => void this.load().catch((e) => this.log('revocation reload failed', e));
+      const reloadQuietly = () => void this.load().catch((e) => this.log.warn({ err: e }, 'revocation reload failed'));
       notifications.on(REVOCATIONS_CHANNEL, (payload) => this.remember(payload));
       notifications.onReconnect(reloadQuietly);
       // A safety net beside NOTIFY, and the place where expired entries are forgotten.

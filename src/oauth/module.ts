@@ -9,6 +9,7 @@ import { AuthorizationCodeGrant } from './grants/authorization-code.js';
 import { ClientCredentialsGrant } from './grants/client-credentials.js';
 import { GrantTokens } from './grants/grant-tokens.js';
 import { RefreshTokenGrant } from './grants/refresh-token.js';
+import { tokenMetrics } from './metrics.js';
 import { TokenRevocation } from './revocation.js';
 import { registerOAuthRoutes } from './routes.js';
 
@@ -31,6 +32,7 @@ export const oauthModule: FeatureModule = {
       },
       revocation: new TokenRevocation(orm, tokens, revocations, grantTokens, config, clock),
       scopes: platform.scopes,
+      metrics: tokenMetrics(core.metrics),
       config,
     };
     return { routes: (app) => registerOAuthRoutes(app, deps) };

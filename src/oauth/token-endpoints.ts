@@ -4,10 +4,12 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { InvalidRequest, UnsupportedGrantType } from '../errors.js';
 import type { Limiter } from '../http/rate-limit.js';
+import { noteCaller } from '../observability/log.js';
 import type { App } from '../platform/service.js';
 import { claimedClientId, presentedCredentials, type ClientAuthenticator, type ClientCredentials } from './client-auth.js';
 import type { GrantHandler } from './grants/grant-tokens.js';
 import { param, type Params } from './params.js';
+import type { TokenMetrics } from './metrics.js';
 import type { TokenRevocation } from './revocation.js';
 
 export type GrantTypeName = 'authorization_code' | 'client_credentials' | 'refresh_token';
@@ -18,6 +20,7 @@ export interface TokenEndpointDeps {
   revocation: TokenRevocation;
   /** Per IP, then per claimed client. */
   limits: Limiter;
+  metrics: TokenMetrics;
 }
 
 function formOf(request: FastifyRequest): Params {
@@ -27,7 +30,13 @@ function formOf(request: FastifyRequest): Params {
   return (request.body ?? {}) as Params;
 }
 
-export function tokenEndpoints({ clientAuth, grants, revocation, limits }: TokenEndpointDeps) {
+/** The authenticated client, noted on the request's log lines. */
+function noted(request: FastifyRequest, client: App): App {
+  noteCaller(request.log, { tenantId: client.tenantId, clientId: client.id });
+  return client;
+}
+
+export function tokenEndpoints({ clientAuth, grants, revocation, limits, metrics }: TokenEndpointDeps) {
   /**
    * Counts the request per IP and per claimed client, and returns the client's credentials, read once for the
    * limits and the authentication both. Credentials that do not even parse still count for the IP.
@@ -45,7 +54,7 @@ export function tokenEndpoints({ clientAuth, grants, revocation, limits }: Token
   };
 
   /** The authenticated client of a form-encoded request. */
-  const authenticatedClient = async (request: FastifyRequest, form: Params): Promise<App> => clientAuth.authenticate(await limitedCredentials(request, form));
+  const authenticatedClient = async (request: FastifyRequest, form: Params): Promise<App> => noted(request, await clientAuth.authenticate(await limitedCredentials(request, form)));
 
   const grantOf = (form: Params): GrantHandler => {
     const grantType = param(form, 'grant_type');
@@ -62,11 +71,17 @@ export function tokenEndpoints({ clientAuth, grants, revocation, limits }: Token
 
   return {
     async token(request: FastifyRequest) {
-      const form = formOf(request);
-      const credentials = await limitedCredentials(request, form);
-      const grant = grantOf(form);
-      // `return await`: a promise returned from an async function costs V8 two more microtask turns.
-      return await grant.exchange(await clientAuth.authenticate(credentials), form);
+      try {
+        const form = formOf(request);
+        const credentials = await limitedCredentials(request, form);
+        const grant = grantOf(form);
+        const response = await grant.exchange(noted(request, await clientAuth.authenticate(credentials)), form);
+        metrics.issued(param(form, 'grant_type')!);
+        return response;
+      } catch (error) {
+        metrics.refused(error);
+        throw error;
+      }
     },
 
     /** Always 200 with no body, whether or not there was anything to revoke (RFC 7009 section 2.2). */

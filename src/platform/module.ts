@@ -22,7 +22,7 @@ export const platformModule: FeatureModule = {
   create(core, { audit, tenancy }) {
     const clients = new ClientDirectory(core.orm, core.clock);
     const scopes = new ScopeCatalog(core.orm, core.clock);
-    const platform = new PlatformService(clients, scopes, core.tokens, core.revocations, audit, core.config, core.clock);
+    const platform = new PlatformService(clients, scopes, core.tokens, core.revocations, audit, core.config, core.clock, core.logger);
     return {
       services: { platform, clients },
       routes: (app) => registerPlatformRoutes(app, { platform, tenancy, audit, tokens: core.tokens }),

@@ -12,6 +12,7 @@ import type { TokenService } from '../keys/tokens.js';
 import type { ClientDirectory } from './clients.js';
 import { App, ClientSecret, ServiceToken, type GrantType, type TokenEndpointAuthMethod } from './entities.js';
 import type { ScopeCatalog } from './scopes.js';
+import type { Logger } from '../observability/log.js';
 
 export type { App, ServiceToken, GrantType, TokenEndpointAuthMethod } from './entities.js';
 
@@ -99,6 +100,7 @@ export class PlatformService {
     private readonly audit: AuditService,
     private readonly config: Config,
     private readonly clock: Clock,
+    private readonly log: Logger,
   ) {}
 
   async createApp(em: EntityManager, actor: Actor, input: NewApp): Promise<{ app: App; secret: string | null }> {
@@ -188,7 +190,7 @@ export class PlatformService {
   async rotateSecret(em: EntityManager, actor: Actor, clientId: string, graceSeconds?: number) {
     const grace = graceSeconds ?? this.config.secretRotationGrace;
     if (grace < 0 || grace > MAX_GRACE_SECONDS) throw InvalidRequest.field('body.grace_period_seconds', `must be between 0 and ${MAX_GRACE_SECONDS}`);
-    return em.transactional(async (tx) => {
+    const rotated = await em.transactional(async (tx) => {
       const app = await this.getApp(tx, clientId);
       if (app.tokenEndpointAuthMethod === 'none') throw new InvalidRequest(`app ${clientId} is a public client and has no secret`);
       const now = new Date(this.clock.now());
@@ -207,6 +209,8 @@ export class PlatformService {
       });
       return { app, secret, previousValidUntil: live.length ? until : null };
     });
+    this.log.info({ tenant_id: actor.tenantId, client_id: clientId, actor: actor.id, grace_period_seconds: grace, previous_valid_until: rotated.previousValidUntil?.toISOString() ?? null }, 'client secret rotated');
+    return rotated;
   }
 
   async mintServiceToken(em: EntityManager, actor: Actor, clientId: string, scopes: string[], expiresIn?: number) {
@@ -223,7 +227,7 @@ export class PlatformService {
     }
     const id = newId('stk');
     // Signed inside the transaction: if the record does not commit, the token is never handed out.
-    return em.transactional(async (tx) => {
+    const minted = await em.transactional(async (tx) => {
       const issued = await this.tokens.issue({ subject: app.id, clientId: app.id, scopes, tenantId: app.tenantId, ttlSeconds: ttl, jti: id });
       const record = tx.create(ServiceToken, {
         id,
@@ -244,6 +248,8 @@ export class PlatformService {
       });
       return { record, token: issued.token };
     });
+    this.log.info({ tenant_id: actor.tenantId, client_id: app.id, actor: actor.id, service_token_id: id, scopes, expires_at: minted.record.expiresAt.toISOString() }, 'service token minted');
+    return minted;
   }
 
   async listServiceTokens(em: EntityManager, clientId: string, limit: number, cursor?: string): Promise<Page<ServiceToken>> {
@@ -263,11 +269,11 @@ export class PlatformService {
   }
 
   async revokeServiceToken(em: EntityManager, actor: Actor, clientId: string, tokenId: string): Promise<void> {
-    await em.transactional(async (tx) => {
+    const revoked = await em.transactional(async (tx) => {
       const app = await this.getApp(tx, clientId);
       const token = await tx.findOne(ServiceToken, { id: tokenId, appId: app.id });
       if (!token) throw new NotFound(`no service token ${tokenId} for app ${clientId}`);
-      if (token.revokedAt) return;
+      if (token.revokedAt) return false;
       token.revokedAt = new Date(this.clock.now());
       await this.revocations.revoke(tx, token.id, token.expiresAt);
       this.audit.record(tx, {
@@ -278,6 +284,8 @@ export class PlatformService {
         targetId: token.id,
         details: { client_id: app.id },
       });
+      return true;
     });
+    if (revoked) this.log.info({ tenant_id: actor.tenantId, client_id: clientId, actor: actor.id, service_token_id: tokenId }, 'service token revoked');
   }
 }

@@ -7,6 +7,7 @@ import type { FailedAttempt, FailureRecorder } from './failures.js';
 import { DeliveryError, type WebhookHttpClient } from './http.js';
 import type { SigningSecrets } from './secrets.js';
 import { signatureHeaders } from './signing.js';
+import type { DeliveryTelemetry } from './telemetry.js';
 
 export type AttemptOutcome = 'succeeded' | 'retrying' | 'failed' | 'skipped';
 
@@ -17,6 +18,7 @@ export class DeliveryEngine {
     private readonly secrets: SigningSecrets,
     private readonly http: WebhookHttpClient,
     private readonly clock: Clock,
+    private readonly telemetry: DeliveryTelemetry,
   ) {}
 
   /** The next attempt of one delivery: a retry, a redelivery or a test send (its own keyed job). */
@@ -43,8 +45,15 @@ export class DeliveryEngine {
     const sent = await Promise.all(enabled.map((target) => this.send(target, deadline)));
     const succeeded = sent.filter((result): result is Success => 'responseStatus' in result);
     await this.store.recordSuccesses(succeeded);
-    const failed = await Promise.all(sent.filter((result): result is FailedAttempt => 'error' in result).map((failure) => this.failures.record(failure)));
+    this.telemetry.succeeded(succeeded);
+    const failed = await Promise.all(sent.filter((result): result is FailedAttempt => 'error' in result).map((failure) => this.recordFailure(failure)));
     return [...disabled.map(() => 'failed' as const), ...succeeded.map(() => 'succeeded' as const), ...failed];
+  }
+
+  private async recordFailure(failure: FailedAttempt): Promise<'retrying' | 'failed'> {
+    const recorded = await this.failures.record(failure);
+    this.telemetry.failed(failure, recorded);
+    return recorded.outcome;
   }
 
   /** One signed POST; a non-2xx answer or a network failure comes back as a FailedAttempt, never thrown. */

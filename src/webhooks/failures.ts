@@ -9,6 +9,7 @@ import { WebhookAttempt, WebhookDelivery } from './entities.js';
 import type { OutboundResponse } from './http.js';
 import { enqueueDeliveries } from './outbox.js';
 import type { RetryPolicy } from './retry-policy.js';
+import type { RecordedFailure } from './telemetry.js';
 
 export interface FailedAttempt {
   deliveryId: string;
@@ -31,7 +32,7 @@ export class FailureRecorder {
     private readonly clock: Clock,
   ) {}
 
-  async record(failure: FailedAttempt): Promise<'retrying' | 'failed'> {
+  async record(failure: FailedAttempt): Promise<RecordedFailure> {
     return this.orm.em.fork().transactional(async (tx) => {
       const now = new Date(this.clock.now());
       const row = await tx.findOneOrFail(WebhookDelivery, { id: failure.deliveryId }, { filters: false });
@@ -53,34 +54,42 @@ export class FailureRecorder {
         responseSnippet: failure.response?.snippet ?? null,
       });
 
-      const enabled = await this.stillEnabled(tx, failure, now);
+      const disabledReason = await this.disabledBy(tx, failure, now);
+      const enabled = disabledReason === undefined;
+      const recorded = { attempt: row.attempts, eventId: row.eventId, disabledReason: disabledReason ?? null };
       const wait = enabled ? this.retries.wait(row.attempts, failure.response) : null;
       if (wait === null) {
         row.status = 'failed';
         row.nextAttemptAt = null;
-        return 'failed' as const;
+        return { ...recorded, outcome: 'failed' as const, nextAttemptAt: null };
       }
       row.status = 'retrying';
       row.nextAttemptAt = new Date(now.getTime() + wait);
       await enqueueDeliveries(tx, [row.id], wait);
-      return 'retrying' as const;
+      return { ...recorded, outcome: 'retrying' as const, nextAttemptAt: row.nextAttemptAt };
     });
   }
 
-  /** Whether the subscription survives this failure: a 410, or a run of failures long enough, disables it. */
-  private async stillEnabled(em: EntityManager, failure: FailedAttempt, now: Date): Promise<boolean> {
+  /**
+   * Whether the subscription survives this failure (undefined) or why not: a 410, or a run of failures long enough,
+   * disables it (the reason, when this failure did it; null when it was disabled already).
+   */
+  private async disabledBy(em: EntityManager, failure: FailedAttempt, now: Date): Promise<string | null | undefined> {
     // Atomic bookkeeping, no row lock held: concurrent attempts see one start of the failure run.
     const [state] = await em.execute<Array<{ failing_since: Date; enabled: boolean }>>(
       'update webhook_subscriptions set failing_since = coalesce(failing_since, ?) where id = ? returning failing_since, enabled',
       [failure.attemptedAt, failure.webhookId],
     );
-    if (!state?.enabled) return false;
+    if (!state?.enabled) return null;
     // 410 Gone: the receiver says the endpoint is gone for good (Svix, Standard Webhooks).
-    if (failure.response?.status === 410) return !(await this.disable(em, failure, 'the endpoint answered 410 Gone', now));
-    if (now.getTime() - new Date(state.failing_since).getTime() >= this.disableAfter * 1000) {
-      return !(await this.disable(em, failure, `every delivery failed for ${Math.round(this.disableAfter / 86_400)} day(s)`, now));
-    }
-    return true;
+    const reason =
+      failure.response?.status === 410
+        ? 'the endpoint answered 410 Gone'
+        : now.getTime() - new Date(state.failing_since).getTime() >= this.disableAfter * 1000
+          ? `every delivery failed for ${Math.round(this.disableAfter / 86_400)} day(s)`
+          : undefined;
+    if (reason === undefined) return undefined;
+    return (await this.disable(em, failure, reason, now)) ? reason : null;
   }
 
   /** Disables once (whoever gets there first writes the audit event); true if this call disabled it. */

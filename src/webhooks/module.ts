@@ -12,6 +12,7 @@ import { RetryPolicy } from './retry-policy.js';
 import { registerWebhookRoutes } from './routes.js';
 import { SigningSecrets } from './secrets.js';
 import { SubscriptionService } from './subscriptions.js';
+import { DeliveryTelemetry } from './telemetry.js';
 
 declare module '../module.js' {
   interface Services {
@@ -35,7 +36,8 @@ export const webhooksModule: FeatureModule = {
     const secrets = new SigningSecrets(core.box);
     const webhooks = new SubscriptionService(secrets, http, audit, config, clock);
     const failures = new FailureRecorder(core.orm, new RetryPolicy(config.webhooks.retrySchedule, clock), audit, config.webhooks.disableAfter, clock);
-    const deliveries = new DeliveryEngine(new DeliveryStore(core.pool), failures, secrets, http, clock);
+    const telemetry = new DeliveryTelemetry(core.logger, core.metrics, core.pool, clock);
+    const deliveries = new DeliveryEngine(new DeliveryStore(core.pool), failures, secrets, http, clock, telemetry);
     return {
       services: { events: new EventOutbox(clock), webhooks, deliveries },
       graphql: { webhooks },

@@ -102,7 +102,7 @@ export async function startHarness(overrides: Record<string, string> = {}, optio
   };
   const config = parseConfig(env);
   const clock = new TestClock();
-  const runtime = await startRuntime(config, { embeddedMode: 'own', background: true, log: () => undefined, clock, ...options });
+  const runtime = await startRuntime(config, { embeddedMode: 'own', background: true, clock, ...options });
   // Jobs due later (retries) are due by PostgreSQL's clock: moving time moves them as much, and wakes the worker.
   clock.onAdvance(async (ms) => {
     const moved = await runtime.core.pool.query(

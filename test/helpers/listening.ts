@@ -33,7 +33,7 @@ export async function startListeningTessera(h: Harness): Promise<ListeningTesser
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const config = parseConfig({ ...h.env, ISSUER: url });
-  const runtime = await startRuntime(config, { embeddedMode: 'own', background: false, log: () => undefined });
+  const runtime = await startRuntime(config, { embeddedMode: 'own', background: false });
   let app: FastifyInstance | undefined;
   try {
     app = await buildApp(config, runtime);
