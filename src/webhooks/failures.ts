@@ -9,7 +9,6 @@ import { WebhookAttempt, WebhookDelivery } from './entities.js';
 import type { OutboundResponse } from './http.js';
 import { enqueueDeliveries } from './outbox.js';
 import type { RetryPolicy } from './retry-policy.js';
-import type { RecordedFailure } from './telemetry.js';
 
 export interface FailedAttempt {
   deliveryId: string;
@@ -20,6 +19,16 @@ export interface FailedAttempt {
   /** Why it failed: a non-2xx answer, a timeout, a refused address... */
   error: string;
   latencyMs: number;
+}
+
+/** How a failed attempt was recorded, for its log line and metrics (telemetry.ts). */
+export interface RecordedFailure {
+  outcome: 'retrying' | 'failed';
+  attempt: number;
+  eventId: string;
+  nextAttemptAt: Date | null;
+  /** Set when this failure disabled the subscription. */
+  disabledReason: string | null;
 }
 
 export class FailureRecorder {

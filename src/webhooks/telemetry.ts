@@ -11,17 +11,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../observability/log.js';
 import type { Success } from './delivery-store.js';
-import type { FailedAttempt } from './failures.js';
-
-/** How a failed attempt was recorded (failures.ts), for its log line. */
-export interface RecordedFailure {
-  outcome: 'retrying' | 'failed';
-  attempt: number;
-  eventId: string;
-  nextAttemptAt: Date | null;
-  /** Set when this failure disabled the subscription. */
-  disabledReason: string | null;
-}
+import type { FailedAttempt, RecordedFailure } from './failures.js';
 
 export class DeliveryTelemetry {
   private readonly attempts: Counter<'outcome'>;
