@@ -11,6 +11,7 @@ import { Migration20261126020000_graphql } from './migrations/Migration202611260
 import { Migration20261126030000_webhooks } from './migrations/Migration20261126030000_webhooks.js';
 import { Migration20261126040000_sql_ids } from './migrations/Migration20261126040000_sql_ids.js';
 import { Migration20261201000000_operation_aliases } from './migrations/Migration20261201000000_operation_aliases.js';
+import { Migration20261202000000_platform_audit } from './migrations/Migration20261202000000_platform_audit.js';
 import { tenantFilter } from './tenant.js';
 
 /** The tables an ORM maps: every entity, and the ones whose rows belong to one tenant. */
@@ -48,6 +49,7 @@ const migrationsList = [
   { name: 'Migration20261126030000_webhooks', class: Migration20261126030000_webhooks },
   { name: 'Migration20261126040000_sql_ids', class: Migration20261126040000_sql_ids },
   { name: 'Migration20261201000000_operation_aliases', class: Migration20261201000000_operation_aliases },
+  { name: 'Migration20261202000000_platform_audit', class: Migration20261202000000_platform_audit },
 ];
 
 function ormOptions(url: string, model: DataModel, timeouts?: DatabaseTimeouts, poolMax = 10): Options {
