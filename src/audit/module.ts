@@ -14,5 +14,6 @@ export const auditModule: FeatureModule = {
   name: 'audit',
   entities: [AuditEvent, PlatformAuditEvent],
   tenantOwned: [AuditEvent],
+  platformWide: [PlatformAuditEvent],
   create: (core) => ({ services: { audit: new AuditService(core.clock) } }),
 };

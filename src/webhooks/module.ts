@@ -28,6 +28,7 @@ export const webhooksModule: FeatureModule = {
   name: 'webhooks',
   entities,
   tenantOwned: entities,
+  platformWide: [],
   graphql: addWebhookTypes,
   create(core, { audit }) {
     const { config, clock } = core;
