@@ -44,7 +44,7 @@ export class OperationStats {
       await em.execute(
         `insert into operation_stats (app_id, operation_id, tenant_id, operation_name, calls, errors, total_ms, last_called_at)
          values (?, ?, ?, ?, ?, ?, ?, ?)
-         on conflict (app_id, operation_id) do update set calls = operation_stats.calls + excluded.calls,
+         on conflict (app_id, operation_id, tenant_id) do update set calls = operation_stats.calls + excluded.calls,
            errors = operation_stats.errors + excluded.errors, total_ms = operation_stats.total_ms + excluded.total_ms,
            last_called_at = greatest(operation_stats.last_called_at, excluded.last_called_at)`,
         [appId, operationId, d.tenantId, d.name, d.calls, d.errors, d.totalMs, d.last],

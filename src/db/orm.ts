@@ -12,6 +12,7 @@ import { Migration20261126030000_webhooks } from './migrations/Migration20261126
 import { Migration20261126040000_sql_ids } from './migrations/Migration20261126040000_sql_ids.js';
 import { Migration20261201000000_operation_aliases } from './migrations/Migration20261201000000_operation_aliases.js';
 import { Migration20261202000000_platform_audit } from './migrations/Migration20261202000000_platform_audit.js';
+import { Migration20261202010000_tenant_keys } from './migrations/Migration20261202010000_tenant_keys.js';
 import { tenantFilter } from './tenant.js';
 
 /** How long the database may keep a caller waiting, in ms (see connectionLimits). */
@@ -63,6 +64,7 @@ const migrationsList = [
   { name: 'Migration20261126040000_sql_ids', class: Migration20261126040000_sql_ids },
   { name: 'Migration20261201000000_operation_aliases', class: Migration20261201000000_operation_aliases },
   { name: 'Migration20261202000000_platform_audit', class: Migration20261202000000_platform_audit },
+  { name: 'Migration20261202010000_tenant_keys', class: Migration20261202010000_tenant_keys },
 ];
 
 function ormOptions(url: string, model: DataModel, timeouts?: DatabaseTimeouts, poolMax = 10): Options {
