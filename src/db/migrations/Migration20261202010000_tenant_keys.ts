@@ -57,10 +57,11 @@ const TENANT_REFERENCES: Array<{ table: string; column: string; parent: string }
  * position on both sides ("Creating and Modifying Distributed Objects (DDL)", docs.citusdata.com). Every one of these
  * tables already has a NOT NULL tenant_id, set by every path that writes it; test/sharding.test.ts reads the catalog.
  *
- * Primary keys become (id, tenant_id), id first: ids are random and unique across tenants, and a row is still found
- * by its id alone (the ORM's unit of work, which keeps `id` as the identity; a client looked up by client_id; the
- * delivery engine), which this key's index serves as the old one did. A tenant's lists have (tenant_id, ...) indexes
- * of their own.
+ * Primary keys become (id, tenant_id), id first (app bundles and operation stats: their old key, then tenant_id).
+ * Ids are random and unique across tenants, so the ORM keeps the old key as an entity's identity (one column to name a
+ * row by, and its unit of work updates by it), and rows are still found by id alone (a client by client_id, the
+ * delivery engine's rows), which this key's index serves as the old one did. A tenant's lists have (tenant_id, ...)
+ * indexes of their own.
  *
  * Foreign keys between tenant-owned tables become (tenant_id, x) -> parent (tenant_id, id): besides placing a child
  * on its parent's node, they refuse a child whose tenant is not its parent's. Existing rows are checked as the keys
