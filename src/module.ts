@@ -52,9 +52,16 @@ export interface FeatureModule {
   name: string;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- entities of any shape
   entities: Array<EntitySchema<any>>;
-  /** The entities whose rows belong to one tenant: queries on them see only the request's tenant. */
+  /**
+   * The entities whose rows belong to one tenant: queries on them see only the request's tenant (db/tenant.ts), and
+   * their tables have tenant_id in every key, so that they can be distributed by tenant (README "Scaling past one
+   * PostgreSQL"; test/sharding.test.ts reads the catalog).
+   */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   tenantOwned: Array<EntitySchema<any>>;
+  /** The entities that belong to no tenant: one copy serves every tenant (under Citus, reference tables). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  platformWide: Array<EntitySchema<any>>;
   /** Adds the module's types to the GraphQL schema (once, before it is built). */
   graphql?: () => void;
   /** Builds the module's parts from the core and the services of the modules listed before it. */

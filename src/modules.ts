@@ -20,6 +20,7 @@ export const modules: FeatureModule[] = [auditModule, tenancyModule, platformMod
 export const dataModel: DataModel = {
   entities: [...keyEntities, ...modules.flatMap((m) => m.entities)],
   tenantOwned: modules.flatMap((m) => m.tenantOwned),
+  platformWide: [...keyEntities, ...modules.flatMap((m) => m.platformWide)],
 };
 
 /** The GraphQL schema of every module's types. */

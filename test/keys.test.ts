@@ -64,8 +64,8 @@ describe('JWKS', () => {
     expect((await h.request({ method: 'GET', url: '/v1/platform/scopes', headers: bearer(oldToken) })).statusCode).toBe(200);
     expect((await h.request({ method: 'GET', url: '/v1/platform/scopes', headers: bearer(fresh.token) })).statusCode).toBe(200);
 
-    // The rotation is in the audit log, platform-wide.
-    const audit = await h.runtime.orm.em.fork().getConnection().execute("select actor, target_id, details from audit_events where action = 'signing_key.rotated'");
+    // The rotation is in the platform-wide audit log (no tenant).
+    const audit = await h.runtime.orm.em.fork().getConnection().execute("select actor, target_id, details from platform_audit_events where action = 'signing_key.rotated'");
     expect(audit).toEqual([{ actor: 'operator', target_id: nextKid, details: { retired: oldKid, next: result!.next } }]);
 
     // Once every token the retired key signed has expired, the key leaves the JWKS.

@@ -24,7 +24,11 @@ const STATS_FLUSH_MS = 5_000;
 export const bundlesModule: FeatureModule = {
   name: 'bundles',
   entities: [BundleVersion, BundleOperation, AppBundle, OperationStat],
-  tenantOwned: [],
+  // Assignments and call counts are an app's, so its tenant's; the registry and the operator's routes read them
+  // across tenants, and say so (`filters: false`).
+  tenantOwned: [AppBundle, OperationStat],
+  // The curated bundles themselves are the operator's, shared by every tenant.
+  platformWide: [BundleVersion, BundleOperation],
   create(core, { audit, clients }) {
     const registry = new BundleRegistry(core.orm, core.schema, core.logger);
     const stats = new OperationStats(core.orm, core.clock, core.metrics);

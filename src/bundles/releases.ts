@@ -87,7 +87,7 @@ export class BundleReleases {
       // Insert-or-nothing: two operators assigning at once both succeed, one of them as "already assigned".
       const inserted: unknown[] = await tx.execute(
         `insert into app_bundles (app_id, bundle, tenant_id, assigned_at, assigned_by) values (?, ?, ?, ?, ?)
-         on conflict (app_id, bundle) do nothing returning app_id`,
+         on conflict (app_id, bundle, tenant_id) do nothing returning app_id`,
         [app.id, bundle, app.tenantId, new Date(this.clock.now()), actor],
       );
       if (!inserted.length) return { assigned: false };

@@ -68,7 +68,7 @@ export class OperationStats {
       await em.execute(
         `insert into operation_stats (app_id, operation_id, tenant_id, operation_name, calls, errors, total_ms, last_called_at)
          values (?, ?, ?, ?, ?, ?, ?, ?)
-         on conflict (app_id, operation_id) do update set calls = operation_stats.calls + excluded.calls,
+         on conflict (app_id, operation_id, tenant_id) do update set calls = operation_stats.calls + excluded.calls,
            errors = operation_stats.errors + excluded.errors, total_ms = operation_stats.total_ms + excluded.total_ms,
            last_called_at = greatest(operation_stats.last_called_at, excluded.last_called_at)`,
         [appId, operationId, d.tenantId, d.name, d.calls, d.errors, d.totalMs, d.last],
@@ -79,7 +79,7 @@ export class OperationStats {
   /** Calls, errors and mean latency per app and operation, most called first; of one app with `appId`. */
   async list(appId?: string) {
     await this.flush();
-    const rows = await this.orm.em.fork().find(OperationStat, appId ? { appId } : {}, { orderBy: { calls: 'desc' } });
+    const rows = await this.orm.em.fork().find(OperationStat, appId ? { appId } : {}, { filters: false, orderBy: { calls: 'desc' } });
     return rows.map((r) => ({
       client_id: r.appId,
       tenant_id: r.tenantId,

@@ -11,10 +11,11 @@ import { Migration20261126020000_graphql } from './migrations/Migration202611260
 import { Migration20261126030000_webhooks } from './migrations/Migration20261126030000_webhooks.js';
 import { Migration20261126040000_sql_ids } from './migrations/Migration20261126040000_sql_ids.js';
 import { Migration20261201000000_operation_aliases } from './migrations/Migration20261201000000_operation_aliases.js';
+import { Migration20261202000000_platform_audit } from './migrations/Migration20261202000000_platform_audit.js';
+import { Migration20261202010000_tenant_keys } from './migrations/Migration20261202010000_tenant_keys.js';
 import { Migration20261202020000_pending_deliveries } from './migrations/Migration20261202020000_pending_deliveries.js';
 import { tenantFilter } from './tenant.js';
 
-/** The tables an ORM maps: every entity, and the ones whose rows belong to one tenant. */
 /** How long the database may keep a caller waiting, in ms (see connectionLimits). */
 export interface DatabaseTimeouts {
   statementTimeout: number;
@@ -35,12 +36,26 @@ export function connectionLimits(timeouts: DatabaseTimeouts) {
   };
 }
 
+/**
+ * The tables an ORM maps: every entity, the ones whose rows belong to one tenant (the tenant filter's), and the
+ * platform-wide ones. Each entity is one of the two; test/sharding.test.ts holds the catalog to that.
+ */
 export interface DataModel {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- entities of any shape
   entities: Array<EntitySchema<any>>;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   tenantOwned: Array<EntitySchema<any>>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  platformWide: Array<EntitySchema<any>>;
 }
+
+/**
+ * The tables of the machinery below the modules, which no entity maps: MikroORM's migration history and the job
+ * runner's heartbeats (jobs.ts). Like graphile-worker's own schema, they stay plain tables of the one node every
+ * process connects to (under Citus, the coordinator): nothing of a tenant's joins them, and the heartbeats are
+ * written every few seconds, which a reference table would copy to every node.
+ */
+export const infrastructureTables = ['mikro_orm_migrations', 'worker_heartbeats'];
 
 const migrationsList = [
   { name: 'Migration20261126000000_platform_core', class: Migration20261126000000_platform_core },
@@ -49,6 +64,8 @@ const migrationsList = [
   { name: 'Migration20261126030000_webhooks', class: Migration20261126030000_webhooks },
   { name: 'Migration20261126040000_sql_ids', class: Migration20261126040000_sql_ids },
   { name: 'Migration20261201000000_operation_aliases', class: Migration20261201000000_operation_aliases },
+  { name: 'Migration20261202000000_platform_audit', class: Migration20261202000000_platform_audit },
+  { name: 'Migration20261202010000_tenant_keys', class: Migration20261202010000_tenant_keys },
   { name: 'Migration20261202020000_pending_deliveries', class: Migration20261202020000_pending_deliveries },
 ];
 
@@ -81,7 +98,7 @@ export async function migrate(url: string, orm?: MikroORM): Promise<void> {
   await lock.connect();
   try {
     await lock.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
-    const migrator = orm ?? (await MikroORM.init(ormOptions(url, { entities: [], tenantOwned: [] }, undefined, 2)));
+    const migrator = orm ?? (await MikroORM.init(ormOptions(url, { entities: [], tenantOwned: [], platformWide: [] }, undefined, 2)));
     try {
       await migrator.getMigrator().up();
     } finally {

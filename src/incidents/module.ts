@@ -14,6 +14,7 @@ export const incidentsModule: FeatureModule = {
   name: 'incidents',
   entities: [Incident, IncidentNote],
   tenantOwned: [Incident, IncidentNote],
+  platformWide: [],
   graphql: addIncidentTypes,
   create(core, { events }) {
     const incidents = new IncidentService(events, core.clock);

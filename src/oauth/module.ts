@@ -19,6 +19,7 @@ export const oauthModule: FeatureModule = {
   name: 'oauth',
   entities,
   tenantOwned: entities,
+  platformWide: [],
   create(core, { clients, platform, tenancy }) {
     const { orm, tokens, revocations, config, clock } = core;
     const grantTokens = new GrantTokens(tokens, revocations, config, clock);

@@ -19,6 +19,7 @@ export const platformModule: FeatureModule = {
   name: 'platform',
   entities: [Scope, App, ClientSecret, ServiceToken],
   tenantOwned: [App, ClientSecret, ServiceToken],
+  platformWide: [Scope],
   create(core, { audit, tenancy }) {
     const clients = new ClientDirectory(core.orm, core.clock);
     const scopes = new ScopeCatalog(core.orm, core.clock);

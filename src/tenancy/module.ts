@@ -13,5 +13,6 @@ export const tenancyModule: FeatureModule = {
   name: 'tenancy',
   entities: [Tenant, User],
   tenantOwned: [User],
+  platformWide: [Tenant],
   create: (_core, { audit }) => ({ services: { tenancy: new TenancyService(audit) } }),
 };

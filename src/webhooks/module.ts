@@ -29,6 +29,7 @@ export const webhooksModule: FeatureModule = {
   name: 'webhooks',
   entities,
   tenantOwned: entities,
+  platformWide: [],
   graphql: addWebhookTypes,
   create(core, { audit }) {
     const { config, clock } = core;
