@@ -40,6 +40,14 @@ const schema = z
     METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters (a random secret the scraper sends as a bearer token)').optional(),
     METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
     METRICS_HOST: z.string().min(1).optional(),
+    // The OpenTelemetry SDK's own variables (opentelemetry.io/docs/specs/otel/protocol/exporter): the exporter reads
+    // the endpoints and headers itself; they are read here to decide whether tracing runs, and how.
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.string().url().optional(),
+    OTEL_EXPORTER_OTLP_PROTOCOL: z.enum(['http/protobuf', 'http/json']).default('http/protobuf'),
+    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: z.enum(['http/protobuf', 'http/json']).optional(),
+    OTEL_SERVICE_NAME: z.string().min(1).default('tessera'),
+    OTEL_SDK_DISABLED: z.enum(['true', 'false']).default('false'),
     REDIS_URL: z
       .string()
       .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
@@ -108,6 +116,8 @@ export interface Config {
    * role) when that is set. Neither: no /metrics.
    */
   metrics: { token?: string; port?: number; host: string };
+  /** OpenTelemetry traces over OTLP/HTTP (observability/tracing.ts); null: no exporter, no instrumentation. */
+  tracing: { protocol: 'http/protobuf' | 'http/json'; serviceName: string } | null;
   /** `auto`: pino-pretty's human lines when stdout is a terminal, JSON lines otherwise. */
   logFormat: 'auto' | 'json' | 'pretty';
   redisUrl?: string;
@@ -179,6 +189,10 @@ export function parseConfig(source: Record<string, string | undefined> = process
     logLevel: env.LOG_LEVEL,
     logFormat: env.LOG_FORMAT,
     metrics: { token: env.METRICS_TOKEN, port: env.METRICS_PORT, host: env.METRICS_HOST ?? env.HOST },
+    tracing:
+      (env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) && env.OTEL_SDK_DISABLED === 'false'
+        ? { protocol: env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL, serviceName: env.OTEL_SERVICE_NAME }
+        : null,
     redisUrl: env.REDIS_URL,
     tokens: {
       accessTtl: env.ACCESS_TOKEN_TTL,

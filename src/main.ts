@@ -1,6 +1,7 @@
 // The server's entry: parse the config, start tracing when it is configured, then load and start the rest.
-// Tracing must patch pg and http before any module imports them, hence the dynamic import of serve.js after it.
+// Tracing must patch pg and Fastify before any module imports them, hence the dynamic import of serve.js after it.
 import { ConfigError, parseConfig, type Config } from './config.js';
+import { startTracing } from './observability/tracing.js';
 
 function loadConfig(): Config {
   try {
@@ -17,8 +18,9 @@ function loadConfig(): Config {
 async function main(): Promise<void> {
   const startedAt = performance.now();
   const config = loadConfig();
+  const tracing = await startTracing(config);
   const { serve } = await import('./serve.js');
-  await serve(config, startedAt);
+  await serve(config, startedAt, tracing);
 }
 
 main().catch((error) => {

@@ -4,9 +4,10 @@ import { buildApp } from './app.js';
 import type { Config } from './config.js';
 import { createLogger, type Logger } from './observability/log.js';
 import { serveMetrics } from './observability/metrics.js';
+import type { Tracing } from './observability/tracing.js';
 import { startRuntime } from './runtime.js';
 
-export async function serve(config: Config, startedAt: number): Promise<void> {
+export async function serve(config: Config, startedAt: number, tracing: Tracing | null): Promise<void> {
   const log = createLogger(config);
   const runtime = await startRuntime(config, {
     embeddedMode: 'own',
@@ -29,6 +30,7 @@ export async function serve(config: Config, startedAt: number): Promise<void> {
       await app?.close(); // stop accepting, let in-flight requests finish
       await metrics?.close();
       await runtime.close(); // pools, listeners, then the embedded PostgreSQL
+      await tracing?.shutdown(); // the spans still buffered
       log.info('stopped');
       process.exit(0);
     } catch (error) {

@@ -14,6 +14,7 @@ import { Migration20261201000000_operation_aliases } from './migrations/Migratio
 import { Migration20261202000000_platform_audit } from './migrations/Migration20261202000000_platform_audit.js';
 import { Migration20261202010000_tenant_keys } from './migrations/Migration20261202010000_tenant_keys.js';
 import { Migration20261202020000_pending_deliveries } from './migrations/Migration20261202020000_pending_deliveries.js';
+import { Migration20261202030000_event_trace_context } from './migrations/Migration20261202030000_event_trace_context.js';
 import { tenantFilter } from './tenant.js';
 
 /** How long the database may keep a caller waiting, in ms (see connectionLimits). */
@@ -67,6 +68,7 @@ const migrationsList = [
   { name: 'Migration20261202000000_platform_audit', class: Migration20261202000000_platform_audit },
   { name: 'Migration20261202010000_tenant_keys', class: Migration20261202010000_tenant_keys },
   { name: 'Migration20261202020000_pending_deliveries', class: Migration20261202020000_pending_deliveries },
+  { name: 'Migration20261202030000_event_trace_context', class: Migration20261202030000_event_trace_context },
 ];
 
 function ormOptions(url: string, model: DataModel, timeouts?: DatabaseTimeouts, poolMax = 10): Options {

@@ -31,6 +31,8 @@ export interface PersistedTransport<Caller> {
   approvedOperationId(caller: Caller, text: string): string | null;
   context(caller: Caller, log: FastifyBaseLogger): GraphQLContext;
   recordCall(caller: Caller, operation: PersistedOperation, ms: number, failed: boolean): void;
+  /** Runs an operation inside its trace span (observability/tracing.ts): its name, type and caller, never its variables. */
+  traced<T extends ExecutionResult>(caller: Caller, operation: PersistedOperation, run: () => Promise<T>): Promise<T>;
   /** Logs, with the request's logger (its id), the errors of a result that are faults of ours. */
   logFaults(log: FastifyBaseLogger, errors: readonly unknown[] | undefined): void;
   maskError(error: unknown, message: string): Error;
@@ -134,7 +136,7 @@ export class PrecompiledOperations<Caller> {
   /** Executes, masks errors as Yoga does, and counts the call for the app (calls, errors, latency). */
   private async execute(caller: Caller, operation: PersistedOperation, compiled: Executable, variables: Record<string, unknown> | undefined, log: FastifyBaseLogger): Promise<ExecutionResult> {
     const started = performance.now();
-    const result = await this.run(caller, compiled, variables ?? {}, log);
+    const result = await this.transport.traced(caller, operation, () => this.run(caller, compiled, variables ?? {}, log));
     const failed = Boolean(result.errors?.length);
     this.transport.recordCall(caller, operation, performance.now() - started, failed);
     if (!failed) return result;

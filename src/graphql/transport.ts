@@ -3,7 +3,7 @@
 // statistics and the masking of our own faults.
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { FastifyBaseLogger } from 'fastify';
-import { GraphQLError, parse, print } from 'graphql';
+import { GraphQLError, parse, print, type ExecutionResult } from 'graphql';
 import { forTenant } from '../db/tenant.js';
 import { asTesseraError, Forbidden, graphqlError, GraphQLCode, TesseraError, toGraphQLError } from '../errors.js';
 import { bearerToken } from '../http/auth.js';
@@ -13,6 +13,7 @@ import type { GraphQLContext, GraphQLServices } from './builder.js';
 import { MAX_TOKENS, type PersistedOperation, type PersistedOperationSource } from './persisted.js';
 import type { PersistedTransport } from './precompiled.js';
 import { noteCaller } from '../observability/log.js';
+import { SpanStatusCode, trace } from '@opentelemetry/api';
 
 export interface Caller {
   principal: Principal;
@@ -38,6 +39,7 @@ export function createTransport(deps: TransportDeps, log: FastifyBaseLogger): Pe
       return { ...deps.services, principal, tenantId, em: forTenant(deps.orm.em, tenantId), log: requestLog };
     },
     recordCall: ({ principal, tenantId }, operation, ms, failed) => deps.operations.recordCall(principal.clientId, tenantId, operation, ms, failed),
+    traced: (caller, operation, run) => tracedOperation(caller, operation, run),
     logFaults(requestLog, errors) {
       for (const error of errors ?? []) {
         const found = faultOf(error);
@@ -53,6 +55,35 @@ export function createTransport(deps: TransportDeps, log: FastifyBaseLogger): Pe
       return found?.masked ? graphqlError(message, GraphQLCode.internal) : expected(error);
     },
   };
+}
+
+const tracer = trace.getTracer('tessera');
+
+/**
+ * The operation's span, named as OpenTelemetry's GraphQL conventions say (`<type> <name>`), active while it runs so
+ * that its SQL statements, and the events its changes write (webhooks/outbox.ts), are its children. Its variables
+ * are never recorded: they carry the tenant's data.
+ */
+function tracedOperation<T extends ExecutionResult>({ principal, tenantId }: Caller, operation: PersistedOperation, run: () => Promise<T>): Promise<T> {
+  const attributes = {
+    'graphql.operation.name': operation.name,
+    'graphql.operation.type': operation.type,
+    'graphql.document.id': `sha256:${operation.id}`,
+    'tessera.client_id': principal.clientId,
+    'tessera.tenant_id': tenantId,
+  };
+  return tracer.startActiveSpan(`${operation.type} ${operation.name}`, { attributes }, async (span) => {
+    try {
+      const result = await run();
+      if (result.errors?.length) span.setStatus({ code: SpanStatusCode.ERROR, message: `${result.errors.length} error(s)` });
+      return result;
+    } catch (error) {
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
 }
 
 /**

@@ -5,7 +5,7 @@ import { EnvelopArmor } from '@escape.tech/graphql-armor';
 import { useGenericAuth } from '@envelop/generic-auth';
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
-import { GraphQLError, NoSchemaIntrospectionCustomRule, type GraphQLSchema } from 'graphql';
+import { GraphQLError, NoSchemaIntrospectionCustomRule, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { graphqlError, GraphQLCode } from '../errors.js';
 import { firstUnstorableText, TEXT_PROBLEM } from '../http/input.js';
@@ -94,10 +94,11 @@ function persistedOnly(state: RequestState, transport: PersistedTransport<Caller
 /** Counts each executed persisted operation for its app (calls, errors, latency), and logs its faults. */
 function operationStats(state: RequestState, transport: PersistedTransport<Caller>): Plugin<GraphQLContext & { request: Request }> {
   return {
-    onExecute({ args }) {
+    onExecute({ args, executeFn, setExecuteFn }) {
       const context = args.contextValue as GraphQLContext & { request: Request };
       const operation = state.operations.get(context.request);
       if (!operation) return;
+      setExecuteFn((executeArgs) => transport.traced(context, operation, async () => (await executeFn(executeArgs)) as ExecutionResult));
       const started = performance.now();
       return {
         onExecuteDone({ result }) {

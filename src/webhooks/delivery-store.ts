@@ -18,6 +18,8 @@ export interface DeliveryTarget {
   previous_secret_sealed: string | null;
   previous_secret_expires_at: string | Date | null;
   failing_since: string | Date | null;
+  /** The W3C trace context of the change that caused the event, if it was traced. */
+  traceparent: string | null;
 }
 
 export interface Success {
@@ -35,8 +37,9 @@ export class DeliveryStore {
   async targets(deliveryIds: string[], firstAttemptsOnly: boolean): Promise<DeliveryTarget[]> {
     const { rows } = await this.pool.query<DeliveryTarget>(
       `select d.id, d.tenant_id, d.event_id, d.body, d.status, s.id as webhook_id, s.url, s.enabled, s.secret_sealed,
-              s.previous_secret_sealed, s.previous_secret_expires_at, s.failing_since
+              s.previous_secret_sealed, s.previous_secret_expires_at, s.failing_since, e.traceparent
        from webhook_deliveries d join webhook_subscriptions s on s.id = d.webhook_id
+       left join domain_events e on e.id = d.event_id and e.tenant_id = d.tenant_id
        where d.id = any($1::text[]) and d.status not in ('succeeded', 'failed') ${firstAttemptsOnly ? 'and d.attempts = 0' : ''}`,
       [deliveryIds],
     );

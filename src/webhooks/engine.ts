@@ -1,6 +1,7 @@
 // The delivery engine, run by the worker's jobs: signed POSTs (Standard Webhooks) through the SSRF-safe client,
 // their successes recorded in one statement (delivery-store.ts), each failure on its own (failures.ts: retries
 // with jitter or Retry-After, auto-disable). At-least-once, with the same `webhook-id` on every attempt.
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Clock } from '../clock.js';
 import type { DeliveryStore, DeliveryTarget, Success } from './delivery-store.js';
 import type { FailedAttempt, FailureRecorder } from './failures.js';
@@ -8,6 +9,17 @@ import { DeliveryError, type WebhookHttpClient } from './http.js';
 import type { SigningSecrets } from './secrets.js';
 import { signatureHeaders } from './signing.js';
 import type { DeliveryTelemetry } from './telemetry.js';
+
+const tracer = trace.getTracer('tessera');
+
+/** The host a webhook goes to: its URL's path and query may carry the receiver's own secrets. */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return '';
+  }
+}
 
 export type AttemptOutcome = 'succeeded' | 'retrying' | 'failed' | 'skipped';
 
@@ -56,8 +68,30 @@ export class DeliveryEngine {
     return recorded.outcome;
   }
 
+  /**
+   * One attempt in its trace span: a child of the change that caused the event (its traceparent, stored with the
+   * event), whatever process and however much later it runs; the receiver gets the span as `traceparent` too.
+   */
+  private send(target: DeliveryTarget, deadline: AbortSignal): Promise<Success | FailedAttempt> {
+    const parent = target.traceparent ? propagation.extract(ROOT_CONTEXT, { traceparent: target.traceparent }) : context.active();
+    const attributes = { 'tessera.tenant_id': target.tenant_id, 'tessera.webhook_id': target.webhook_id, 'tessera.delivery_id': target.id, 'tessera.event_id': target.event_id, 'http.request.method': 'POST', 'server.address': hostOf(target.url) };
+    return tracer.startActiveSpan('webhook attempt', { kind: SpanKind.CLIENT, attributes }, parent, async (span) => {
+      try {
+        const result = await this.post(target, deadline);
+        if ('responseStatus' in result) span.setAttribute('http.response.status_code', result.responseStatus);
+        else {
+          if (result.response) span.setAttribute('http.response.status_code', result.response.status);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: result.error });
+        }
+        return result;
+      } finally {
+        span.end();
+      }
+    });
+  }
+
   /** One signed POST; a non-2xx answer or a network failure comes back as a FailedAttempt, never thrown. */
-  private async send(target: DeliveryTarget, deadline: AbortSignal): Promise<Success | FailedAttempt> {
+  private async post(target: DeliveryTarget, deadline: AbortSignal): Promise<Success | FailedAttempt> {
     const attemptedAt = new Date(this.clock.now());
     const secrets = this.secrets.live(
       {
@@ -68,7 +102,9 @@ export class DeliveryEngine {
       },
       attemptedAt,
     );
-    const headers = signatureHeaders(secrets, target.event_id, target.body, attemptedAt);
+    const headers: Record<string, string> = signatureHeaders(secrets, target.event_id, target.body, attemptedAt);
+    // W3C trace context (traceparent, tracestate) of this attempt's span; nothing when tracing is off.
+    propagation.inject(context.active(), headers);
     const failure = { deliveryId: target.id, webhookId: target.webhook_id, tenantId: target.tenant_id, attemptedAt };
     try {
       const response = await this.http.post(target.url, headers, target.body, deadline);

@@ -81,6 +81,8 @@ export const DomainEvent = defineEntity({
     createdAt: p.datetime(),
     /** When the event was fanned out to the tenant's subscriptions. */
     dispatchedAt: p.datetime().nullable(),
+    /** The W3C trace context of the change that wrote it (webhooks/outbox.ts), for its delivery attempts' spans. */
+    traceparent: p.string().nullable(),
   },
 });
 export type DomainEvent = InferEntity<typeof DomainEvent>;

@@ -2,6 +2,7 @@
 // subscriptions and their graphile-worker job all commit in one statement of the change's own. No event is lost,
 // none is sent for a change that rolled back, and the worker is woken (LISTEN/NOTIFY) at commit.
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { context, propagation } from '@opentelemetry/api';
 import sql, { raw, type Sql } from 'sql-template-tag';
 import type { Clock } from '../clock.js';
 import { runStatement } from '../db/prepared.js';
@@ -52,6 +53,13 @@ export async function enqueueDeliveries(em: EntityManager, deliveryIds: string[]
   );
 }
 
+/** The W3C `traceparent` of the span the change runs in (its GraphQL operation), or null when nothing traces. */
+function currentTraceparent(): string | null {
+  const carrier: { traceparent?: string } = {};
+  propagation.inject(context.active(), carrier);
+  return carrier.traceparent ?? null;
+}
+
 export class EventOutbox {
   constructor(private readonly clock: Clock) {}
 
@@ -74,8 +82,8 @@ export class EventOutbox {
     const from = raw(after);
     const { id, tenantId, type, data, createdAt } = event;
     const ctes = sql`event as (
-      insert into domain_events (id, tenant_id, type, data, created_at, dispatched_at)
-      select ${id}, ${tenantId}, ${type}, ${JSON.stringify(data)}::jsonb, ${createdAt}, ${createdAt} from ${from}
+      insert into domain_events (id, tenant_id, type, data, created_at, dispatched_at, traceparent)
+      select ${id}, ${tenantId}, ${type}, ${JSON.stringify(data)}::jsonb, ${createdAt}, ${createdAt}, ${currentTraceparent()} from ${from}
     ),
     deliveries as (
       insert into webhook_deliveries (id, tenant_id, webhook_id, event_id, event_type, body, status, attempts, created_at, updated_at)
