@@ -1,9 +1,10 @@
 // Signing keys, JWKS and rotation: next -> active -> retired -> gone, with verifiers never left behind.
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWK } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { parseConfig } from '../src/config.js';
 import { startRuntime } from '../src/runtime.js';
+import { createTestDatabase } from './helpers/databases.js';
 import { bearer, startHarness, type Harness, type TenantFixture } from './helpers/harness.js';
 
 let h: Harness;
@@ -116,6 +117,29 @@ describe('JWKS', () => {
       await otherApp.close();
     } finally {
       await other.close();
+    }
+  });
+});
+
+describe('the first start of a deployment', () => {
+  it('lets processes that start at once on a database without keys all start, and agree on one active and one next key', async () => {
+    // A fresh database (the template holds no keys) and a short statement timeout: a process waiting for the key
+    // lock while another generates RSA keys under it (hundreds of ms each) would time out and fail to start.
+    const database = await createTestDatabase(inject('serverUrl'), inject('templateDatabase'));
+    const config = parseConfig({ ...h.env, DATABASE_URL: database.url, DATABASE_STATEMENT_TIMEOUT: '200' });
+    const starts = await Promise.allSettled([0, 1, 2].map(() => startRuntime(config, { embeddedMode: 'own', background: false, log: () => undefined })));
+    try {
+      expect(starts.map((s) => (s.status === 'rejected' ? String(s.reason) : 'started'))).toEqual(['started', 'started', 'started']);
+      const runtimes = starts.map((s) => (s as PromiseFulfilledResult<Awaited<ReturnType<typeof startRuntime>>>).value);
+      const rows: Array<{ state: string; n: number }> = await runtimes[0]!.orm.em.fork().getConnection().execute('select state, count(*)::int as n from signing_keys group by state order by state');
+      expect(rows).toEqual([{ state: 'active', n: 1 }, { state: 'next', n: 1 }]);
+      // Each signs with the one active key, and the others verify what it signed.
+      const tokens = await Promise.all(runtimes.map((r) => r.tokens.issue({ subject: 'x', clientId: 'tessera-cli', scopes: [], tenantId: null, ttlSeconds: 600 })));
+      expect(new Set(tokens.map((t) => decodeProtectedHeader(t.token).kid)).size).toBe(1);
+      for (const runtime of runtimes) for (const token of tokens) await expect(runtime.tokens.verify(token.token)).resolves.toMatchObject({ subject: 'x' });
+    } finally {
+      for (const s of starts) if (s.status === 'fulfilled') await s.value.close();
+      await database.drop();
     }
   });
 });

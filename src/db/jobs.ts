@@ -2,7 +2,7 @@
 // adds its jobs with plain SQL inside the transaction of the change that caused them (a transactional outbox),
 // and the runner picks them with SKIP LOCKED, woken by LISTEN/NOTIFY. At-least-once: a worker killed mid-job
 // leaves its jobs locked; every live worker pool heartbeats, and the jobs of a pool silent for
-// WORKER_HEARTBEAT_TIMEOUT are unlocked and run again.
+// WORKER_HEARTBEAT_TIMEOUT (or that died before its first heartbeat) are unlocked and run again.
 import { EventEmitter } from 'node:events';
 import { Logger, makeWorkerUtils, run, type Runner, type TaskList, type WorkerEvents, type WorkerUtils } from 'graphile-worker';
 import type pg from 'pg';
@@ -114,8 +114,19 @@ export class JobRunner {
         [ids],
       );
     }
+    // Stale heartbeats, and locks older than the timeout held by a pool no heartbeat names: a pool that died after
+    // locking jobs and before its first beat (one restarted after a database error beats only at the next interval)
+    // leaves nothing to go stale, and graphile-worker itself frees such locks only after 4 hours. A live pool beats
+    // within timeout / 5 of its start, so a lock that old without a heartbeat is no live pool's.
     const { rows } = await this.pool.query<{ worker_id: string }>(
-      `delete from worker_heartbeats where last_seen < now() - make_interval(secs => $1) and not (worker_id = any($2::text[])) returning worker_id`,
+      `with stale as (
+         delete from worker_heartbeats where last_seen < now() - make_interval(secs => $1) and not (worker_id = any($2::text[])) returning worker_id
+       )
+       select worker_id from stale
+       union
+       select distinct j.locked_by from graphile_worker._private_jobs j
+       where j.locked_at < now() - make_interval(secs => $1) and not (j.locked_by = any($2::text[]))
+         and not exists (select 1 from worker_heartbeats h where h.worker_id = j.locked_by)`,
       [this.options.heartbeatTimeout, ids],
     );
     if (rows.length) {

@@ -44,6 +44,14 @@ export interface RotationResult {
   next: string;
 }
 
+/** A key pair made outside the key lock, with nothing decided yet about its state. */
+interface GeneratedKey {
+  kid: string;
+  alg: string;
+  publicJwk: JWK;
+  privateKeySealed: string;
+}
+
 /** The key new tokens are signed with. */
 interface SigningKeyInUse {
   kid: string;
@@ -108,23 +116,23 @@ export class Keyring {
     }
   }
 
-  private async newKey(em: EntityManager, state: KeyState): Promise<SigningKey> {
+  /**
+   * A new key pair, sealed, ready to be stored. Made before the key lock is taken, never under it: an RSA key takes
+   * hundreds of milliseconds (seconds on a busy machine), and processes starting together wait for that lock, each
+   * wait bounded by DATABASE_STATEMENT_TIMEOUT, so a key generated under it could fail another process's start.
+   */
+  private async generateKey(): Promise<GeneratedKey> {
     const alg = this.config.keys.algorithm;
     const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true, modulusLength: 2048 });
-    const now = new Date(this.clock.now());
-    const kid = `${now.toISOString().slice(0, 10)}-${randomBytes(6).toString('base64url')}`;
+    const kid = `${new Date(this.clock.now()).toISOString().slice(0, 10)}-${randomBytes(6).toString('base64url')}`;
     const publicJwk = { ...(await exportJWK(publicKey)), kid, use: 'sig', alg };
-    return em.create(SigningKey, {
-      kid,
-      alg,
-      state,
-      publicJwk,
-      privateKeySealed: this.box.seal(await exportPKCS8(privateKey), `signing-key:${kid}`),
-      createdAt: now,
-      activatedAt: state === 'active' ? now : null,
-      retiredAt: null,
-      tokenHorizon: null,
-    });
+    return { kid, alg, publicJwk, privateKeySealed: this.box.seal(await exportPKCS8(privateKey), `signing-key:${kid}`) };
+  }
+
+  /** Stores a generated key in `state`, inside the caller's (locked) transaction. */
+  private storeKey(em: EntityManager, key: GeneratedKey, state: KeyState): SigningKey {
+    const now = new Date(this.clock.now());
+    return em.create(SigningKey, { ...key, state, createdAt: now, activatedAt: state === 'active' ? now : null, retiredAt: null, tokenHorizon: null });
   }
 
   /** Runs `work` holding the key lock, so two processes never rotate or create keys at once. */
@@ -141,14 +149,19 @@ export class Keyring {
   async ensureKeys(): Promise<void> {
     const existing = await this.orm.em.fork().count(SigningKey, { state: { $in: ['active', 'next'] } });
     if (existing === 2) return;
+    // One for each state that may be missing under the lock. Processes starting together on a new database all make
+    // them; the first to take the lock stores its own, and the others find both states there.
+    const generated = await Promise.all([this.generateKey(), this.generateKey()]);
     await this.locked(async (em) => {
-      if (!(await em.findOne(SigningKey, { state: 'active' }))) await this.newKey(em, 'active');
-      if (!(await em.findOne(SigningKey, { state: 'next' }))) await this.newKey(em, 'next');
+      if (!(await em.findOne(SigningKey, { state: 'active' }))) this.storeKey(em, generated[0], 'active');
+      if (!(await em.findOne(SigningKey, { state: 'next' }))) this.storeKey(em, generated[1], 'next');
     });
   }
 
   /** Promotes the next key. With `onlyIfDue`, does nothing unless the active key has served its interval. */
   async rotate(actor: string, options: { onlyIfDue?: boolean } = {}): Promise<RotationResult | null> {
+    // The next key after this rotation, made before the lock (see generateKey); unused if it turns out not due.
+    const generated = await this.generateKey();
     const result = await this.locked(async (em) => {
       const active = await em.findOneOrFail(SigningKey, { state: 'active' });
       const next = await em.findOneOrFail(SigningKey, { state: 'next' });
@@ -162,7 +175,7 @@ export class Keyring {
       next.state = 'active';
       next.activatedAt = now;
       await em.flush();
-      const upcoming = await this.newKey(em, 'next');
+      const upcoming = this.storeKey(em, generated, 'next');
       this.audit.record(em, {
         tenantId: null,
         actor,

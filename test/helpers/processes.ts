@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT } from './cli.js';
+import { freePort } from './listening.js';
 import { until } from './poll.js';
 
 // `--import tsx` from the checkout, whatever the working directory.
@@ -28,6 +29,49 @@ function run(entry: string, args: string[], env: NodeJS.ProcessEnv, cwd = ROOT):
 /** `npm start` (src/main.ts) with `env`. */
 export function startTessera(env: NodeJS.ProcessEnv): TesseraProcess {
   return run('src/main.ts', [], env);
+}
+
+/**
+ * `vars` with this process's PATH and HOME and nothing else of its environment: a DATABASE_URL or REDIS_URL set in
+ * the shell that runs the tests must not reach a child that was meant to go without one.
+ */
+export function childEnv(vars: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' };
+  for (const [name, value] of Object.entries(vars)) if (value !== undefined) env[name] = value;
+  return env;
+}
+
+/** A Tessera process serving HTTP, and where. */
+export interface TesseraServer extends TesseraProcess {
+  /** http://127.0.0.1:<port> */
+  url: string;
+}
+
+function hasExited(process: TesseraProcess): boolean {
+  return process.child.exitCode !== null || process.child.signalCode !== null;
+}
+
+/**
+ * `npm start` with `env` on a free port of 127.0.0.1, once its /readyz answers 200. The port is picked before the
+ * process starts (ISSUER may name it), so another program can take it in between: a start that fails on
+ * EADDRINUSE is tried again on another port.
+ */
+export async function startServer(env: NodeJS.ProcessEnv, { timeoutMs = 30_000, tries = 3 } = {}): Promise<TesseraServer> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const started = startTessera({ ...env, PORT: String(port), HOST: '127.0.0.1' });
+    const state = await until(
+      async () => (hasExited(started) ? 'exited' : (await fetch(`${url}/readyz`).then((res) => res.status === 200, () => false)) ? 'ready' : 'starting'),
+      (s) => s !== 'starting',
+      { timeoutMs, intervalMs: 100 },
+    );
+    if (state === 'ready') return Object.assign(started, { url });
+    await stopProcess(started);
+    const output = started.output.join('');
+    if (state === 'exited' && output.includes('EADDRINUSE') && attempt < tries) continue;
+    throw new Error(`Tessera ${state === 'exited' ? 'exited' : 'was not ready'} before ${url}/readyz answered 200:\n${output}`);
+  }
 }
 
 /** `npm run cli -- <args>` as a process of its own; its exit code and output. */
@@ -56,7 +100,7 @@ export async function readyWithin(url: string, process: TesseraProcess, timeoutM
 /** SIGTERM, then SIGKILL if it lingers: nothing a test started outlives it. */
 export async function stopProcess(process: TesseraProcess, graceMs = 5000): Promise<void> {
   const { child } = process;
-  if (child.exitCode !== null || child.signalCode !== null) return;
+  if (hasExited(process)) return;
   child.kill('SIGTERM');
   const stopped = await Promise.race([process.exited().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), graceMs))]);
   if (!stopped) {

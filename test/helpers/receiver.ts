@@ -12,7 +12,8 @@ export interface Received {
   at: number;
 }
 
-export type Responder = (request: Received) => { status: number; body?: string; headers?: Record<string, string>; delayMs?: number };
+/** `after`: answer only once it settles (a gate the test opens), then after `delayMs` if both are given. */
+export type Responder = (request: Received) => { status: number; body?: string; headers?: Record<string, string>; delayMs?: number; after?: Promise<unknown> };
 
 export class Receiver {
   readonly received: Received[] = [];
@@ -35,8 +36,9 @@ export class Receiver {
           res.writeHead(answer.status, answer.headers ?? {});
           res.end(answer.body ?? '');
         };
-        if (answer.delayMs) setTimeout(send, answer.delayMs);
-        else send();
+        const delayed = () => (answer.delayMs ? void setTimeout(send, answer.delayMs) : send());
+        if (answer.after) answer.after.then(delayed, delayed);
+        else delayed();
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', () => resolve()));
