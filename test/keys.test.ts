@@ -127,7 +127,7 @@ describe('the first start of a deployment', () => {
     // lock while another generates RSA keys under it (hundreds of ms each) would time out and fail to start.
     const database = await createTestDatabase(inject('serverUrl'), inject('templateDatabase'));
     const config = parseConfig({ ...h.env, DATABASE_URL: database.url, DATABASE_STATEMENT_TIMEOUT: '200' });
-    const starts = await Promise.allSettled([0, 1, 2].map(() => startRuntime(config, { embeddedMode: 'own', background: false, log: () => undefined })));
+    const starts = await Promise.allSettled([0, 1, 2].map(() => startRuntime(config, { embeddedMode: 'own', background: false })));
     try {
       expect(starts.map((s) => (s.status === 'rejected' ? String(s.reason) : 'started'))).toEqual(['started', 'started', 'started']);
       const runtimes = starts.map((s) => (s as PromiseFulfilledResult<Awaited<ReturnType<typeof startRuntime>>>).value);
