@@ -62,6 +62,9 @@ const OPERATIONS = readdirSync(join(ROOT, 'operations')).flatMap((bundle) =>
     .map((name) => ({ name, id: `sha256:${operationId(bundle, name)}` })),
 );
 
+/** So that GET /metrics is served on the main port, as the README tells operators to set it. */
+const METRICS_TOKEN = 'metrics-token-for-the-fuzzer-0123456789';
+
 let h: Harness;
 let app: LoggedApp;
 let f: Fixture;
@@ -86,7 +89,7 @@ interface Fixture {
 }
 
 beforeAll(async () => {
-  h = await startHarness({ WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8', WEBHOOK_HTTP_HOSTS: '127.0.0.1' });
+  h = await startHarness({ METRICS_TOKEN, WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8', WEBHOOK_HTTP_HOSTS: '127.0.0.1' });
   const acme = await h.tenant('acme');
   const globex = await h.tenant('globex');
   await publishShippedBundles(h);
@@ -292,6 +295,7 @@ function shapes(): Record<string, Shape> {
     'POST /v1/webhooks/{id}/deliveries/{delivery_id}/redeliver': { auth: admin, ids: webhook },
     'POST /v1/webhooks/{id}/test': { auth: admin, ids: webhook },
     'GET /v1/webhooks/event-types': { auth: partner },
+    'GET /metrics': { auth: [`Bearer ${METRICS_TOKEN}`] },
   };
 }
 
