@@ -160,6 +160,8 @@ describe('incident changes', () => {
       [deliveries.map((d) => d.id)],
     );
     expect(jobs.map((j) => [...j.payload.deliveryIds].sort())).toEqual([deliveries.map((d) => d.id).sort()]);
+    // The job names the deliveries' tenant, so that the worker reads them by their whole key.
+    expect(jobs.map((j) => j.payload.tenantId)).toEqual([tenant.tenantId]);
   });
 
   it('writes an event without deliveries or a job when nobody subscribes, and nothing for a change that changes nothing', async () => {

@@ -34,8 +34,8 @@ export class DeliveryEngine {
   ) {}
 
   /** The next attempt of one delivery: a retry, a redelivery or a test send (its own keyed job). */
-  async attempt(deliveryId: string): Promise<AttemptOutcome> {
-    const [outcome] = await this.attemptAll([deliveryId], false);
+  async attempt(deliveryId: string, tenantId?: string): Promise<AttemptOutcome> {
+    const [outcome] = await this.attemptAll([deliveryId], tenantId, false);
     return outcome ?? 'skipped';
   }
 
@@ -44,13 +44,14 @@ export class DeliveryEngine {
    * already attempted is left to its own retry job, so a dispatch job that runs again after a crash resends
    * only what was never recorded (at-least-once, same `webhook-id`).
    */
-  dispatch(deliveryIds: string[]): Promise<AttemptOutcome[]> {
-    return this.attemptAll(deliveryIds, true);
+  dispatch(deliveryIds: string[], tenantId?: string): Promise<AttemptOutcome[]> {
+    return this.attemptAll(deliveryIds, tenantId, true);
   }
 
-  private async attemptAll(deliveryIds: string[], firstAttemptsOnly: boolean): Promise<AttemptOutcome[]> {
-    const targets = await this.store.targets(deliveryIds, firstAttemptsOnly);
-    const disabled = targets.filter((target) => !target.enabled).map((target) => target.id);
+  /** `tenantId`: the deliveries' tenant, when the job names it (DeliveryJob). */
+  private async attemptAll(deliveryIds: string[], tenantId: string | undefined, firstAttemptsOnly: boolean): Promise<AttemptOutcome[]> {
+    const targets = await this.store.targets(deliveryIds, tenantId, firstAttemptsOnly);
+    const disabled = targets.filter((target) => !target.enabled);
     await this.store.failDisabled(disabled);
     const enabled = targets.filter((target) => target.enabled);
     const deadline = this.http.deadline(enabled.length);
@@ -109,7 +110,7 @@ export class DeliveryEngine {
     try {
       const response = await this.http.post(target.url, headers, target.body, deadline);
       if (response.status >= 200 && response.status < 300) {
-        return { deliveryId: target.id, attemptedAt, responseStatus: response.status, latencyMs: response.latencyMs, snippet: response.snippet };
+        return { deliveryId: target.id, tenantId: target.tenant_id, attemptedAt, responseStatus: response.status, latencyMs: response.latencyMs, snippet: response.snippet };
       }
       return { ...failure, response, error: `the endpoint answered ${response.status}`, latencyMs: response.latencyMs };
     } catch (e) {

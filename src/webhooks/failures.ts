@@ -74,7 +74,7 @@ export class FailureRecorder {
       }
       row.status = 'retrying';
       row.nextAttemptAt = new Date(now.getTime() + wait);
-      await enqueueDeliveries(tx, [row.id], wait);
+      await enqueueDeliveries(tx, row.tenantId, [row.id], wait);
       return { ...recorded, outcome: 'retrying' as const, nextAttemptAt: row.nextAttemptAt };
     });
   }

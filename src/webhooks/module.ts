@@ -7,7 +7,7 @@ import { DomainEvent, WebhookAttempt, WebhookDelivery, WebhookSubscription } fro
 import { FailureRecorder } from './failures.js';
 import { addWebhookTypes } from './graphql.js';
 import { WebhookHttpClient } from './http.js';
-import { DELIVER_TASK, DISPATCH_TASK, EventOutbox } from './outbox.js';
+import { DELIVER_TASK, DISPATCH_TASK, EventOutbox, type DeliveryJob } from './outbox.js';
 import { RetryPolicy } from './retry-policy.js';
 import { registerWebhookRoutes } from './routes.js';
 import { SigningSecrets } from './secrets.js';
@@ -44,8 +44,14 @@ export const webhooksModule: FeatureModule = {
       graphql: { webhooks },
       routes: (app) => registerWebhookRoutes(app, webhooks, core.tokens),
       jobs: {
-        [DELIVER_TASK]: async (payload) => void (await deliveries.attempt((payload as { deliveryId: string }).deliveryId)),
-        [DISPATCH_TASK]: async (payload) => void (await deliveries.dispatch((payload as { deliveryIds: string[] }).deliveryIds)),
+        [DELIVER_TASK]: async (payload) => {
+          const { tenantId, deliveryId } = payload as DeliveryJob & { deliveryId: string };
+          await deliveries.attempt(deliveryId, tenantId);
+        },
+        [DISPATCH_TASK]: async (payload) => {
+          const { tenantId, deliveryIds } = payload as DeliveryJob & { deliveryIds: string[] };
+          await deliveries.dispatch(deliveryIds, tenantId);
+        },
       },
       stop: () => http.close(),
     };

@@ -13,6 +13,16 @@ import type { EventType } from './catalog.js';
 export const DELIVER_TASK = 'webhook-deliver';
 /** The first attempts of one event's deliveries, sent together (one job per event, not per delivery). */
 export const DISPATCH_TASK = 'webhook-dispatch';
+
+/**
+ * What a delivery job carries. Its deliveries are looked up by (id, tenant_id), the whole primary key: the planner
+ * then knows each id names one row even before the table's first ANALYZE (an id alone is no longer unique in the
+ * catalog's eyes since tenant_id joined every key), and a database sharded by tenant reads one node. Jobs queued
+ * before tenantId was added have none; they are looked up by id alone.
+ */
+export interface DeliveryJob {
+  tenantId?: string;
+}
 const MAX_JOB_ATTEMPTS = 25;
 
 /** An event about to be written: its id, time and payload are fixed once, so every delivery carries the same body. */
@@ -40,16 +50,16 @@ export interface EventWrites {
 const CTE_NAME = /^[a-z_]+$/;
 
 /**
- * Queues delivery jobs inside the caller's transaction (graphile-worker's add_job is plain SQL), due `delayMs`
- * from the database's now. Lists are passed as JSON: the query builder would expand a JS array binding into
- * separate values.
+ * Queues delivery jobs of one tenant inside the caller's transaction (graphile-worker's add_job is plain SQL), due
+ * `delayMs` from the database's now. Lists are passed as JSON: the query builder would expand a JS array binding
+ * into separate values. A job names its deliveries' tenant (see DeliveryJob).
  */
-export async function enqueueDeliveries(em: EntityManager, deliveryIds: string[], delayMs = 0): Promise<void> {
+export async function enqueueDeliveries(em: EntityManager, tenantId: string, deliveryIds: string[], delayMs = 0): Promise<void> {
   if (!deliveryIds.length) return;
   await em.execute(
-    `select graphile_worker.add_job(?, json_build_object('deliveryId', d), run_at := now() + make_interval(secs => ?::double precision / 1000), max_attempts := ?, job_key := d, job_key_mode := 'replace')
+    `select graphile_worker.add_job(?, json_build_object('tenantId', ?::text, 'deliveryId', d), run_at := now() + make_interval(secs => ?::double precision / 1000), max_attempts := ?, job_key := d, job_key_mode := 'replace')
      from jsonb_array_elements_text(?::jsonb) as d`,
-    [DELIVER_TASK, delayMs, MAX_JOB_ATTEMPTS, JSON.stringify(deliveryIds)],
+    [DELIVER_TASK, tenantId, delayMs, MAX_JOB_ATTEMPTS, JSON.stringify(deliveryIds)],
   );
 }
 
@@ -93,7 +103,7 @@ export class EventOutbox {
       returning id
     ),
     dispatch as (
-      select graphile_worker.add_job(${DISPATCH_TASK}, json_build_object('deliveryIds', json_agg(id)), max_attempts := ${MAX_JOB_ATTEMPTS}) as job
+      select graphile_worker.add_job(${DISPATCH_TASK}, json_build_object('tenantId', ${tenantId}::text, 'deliveryIds', json_agg(id)), max_attempts := ${MAX_JOB_ATTEMPTS}) as job
       from deliveries having count(*) > 0
     )`;
     return { ctes, dispatched: sql`(select count(*) from dispatch) as dispatched` };

@@ -241,7 +241,7 @@ export class SubscriptionService {
       row.status = 'queued';
       row.nextAttemptAt = null;
       row.updatedAt = this.now();
-      await enqueueDeliveries(tx, [row.id]);
+      await enqueueDeliveries(tx, row.tenantId, [row.id]);
       return row;
     });
   }
@@ -271,7 +271,7 @@ export class SubscriptionService {
         updatedAt: now,
       });
       await tx.flush();
-      await enqueueDeliveries(tx, [delivery.id]);
+      await enqueueDeliveries(tx, delivery.tenantId, [delivery.id]);
       return delivery;
     });
   }
