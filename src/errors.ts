@@ -14,6 +14,11 @@ export abstract class TesseraError extends Error {
   constructor(readonly description: string) {
     super(description);
   }
+
+  /** When the caller may try again (RFC 9110 section 10.2.3), in whole seconds, at least one. */
+  protected retryAfter(seconds: number): void {
+    this.headers['retry-after'] = String(Math.max(1, Math.ceil(seconds)));
+  }
 }
 
 /** An input field at fault: its path as a REST caller sent it (`body.url`, `query.cursor`) and what is wrong. */
@@ -123,7 +128,7 @@ export class RateLimited extends TesseraError {
   constructor(description: string, retryAfterSeconds: number) {
     super(description);
     // RFC 6585 section 4.
-    this.headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterSeconds)));
+    this.retryAfter(retryAfterSeconds);
   }
 }
 
@@ -138,7 +143,7 @@ export class TemporarilyUnavailable extends TesseraError {
   readonly status = 503;
   constructor(description: string, retryAfterSeconds: number) {
     super(description);
-    this.headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterSeconds)));
+    this.retryAfter(retryAfterSeconds);
   }
 }
 
