@@ -10,9 +10,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runCliInProcess } from './helpers/cli.js';
 import { createTestDatabase } from './helpers/databases.js';
 import { operationId } from './helpers/graphql.js';
-import { TEST_ISSUER, TEST_SECRETS_KEY } from './helpers/harness.js';
 import { until } from './helpers/poll.js';
-import { childEnv, startServer, startTessera, stopProcess, type TesseraProcess, type TesseraServer } from './helpers/processes.js';
+import { startServer, startTessera, stopProcess, type TesseraProcess, type TesseraServer, testServerEnv } from './helpers/processes.js';
 import { Receiver, type Received } from './helpers/receiver.js';
 import { redisAvailable, TEST_REDIS_URL } from './helpers/redis.js';
 
@@ -113,13 +112,7 @@ beforeAll(async () => {
   db = new pg.Client({ connectionString: database.url });
   await db.connect();
   receiver = await new Receiver().start();
-  env = childEnv({
-    NODE_ENV: 'test',
-    DATABASE_URL: database.url,
-    // One key and one issuer for every process: a token minted or a secret sealed by one is good on the others.
-    SECRETS_KEY: TEST_SECRETS_KEY,
-    ISSUER: TEST_ISSUER,
-    LOG_LEVEL: 'warn',
+  env = testServerEnv(database.url, {
     REDIS_URL: hasRedis ? TEST_REDIS_URL : undefined,
     RATE_LIMIT_TOKEN_PER_CLIENT: String(TOKEN_LIMIT),
     // Every request here comes from 127.0.0.1, and the per-IP count in Redis is shared with other test files.

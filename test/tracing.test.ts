@@ -7,9 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { runCliInProcess } from './helpers/cli.js';
 import { createTestDatabase } from './helpers/databases.js';
 import { operationId } from './helpers/graphql.js';
-import { TEST_ISSUER, TEST_SECRETS_KEY } from './helpers/harness.js';
 import { OtlpReceiver, type ReceivedSpan } from './helpers/otlp.js';
-import { childEnv, startServer, stopProcess, type TesseraServer } from './helpers/processes.js';
+import { startServer, stopProcess, testServerEnv, type TesseraServer } from './helpers/processes.js';
 import { Receiver } from './helpers/receiver.js';
 
 const CREATE = `sha256:${operationId('incident-sync', 'CreateIncident')}`;
@@ -60,12 +59,7 @@ beforeAll(async () => {
   database = await createTestDatabase(inject('serverUrl'), inject('templateDatabase'));
   otlp = await new OtlpReceiver().start();
   receiver = await new Receiver().start();
-  env = childEnv({
-    NODE_ENV: 'test',
-    DATABASE_URL: database.url,
-    SECRETS_KEY: TEST_SECRETS_KEY,
-    ISSUER: TEST_ISSUER,
-    LOG_LEVEL: 'warn',
+  env = testServerEnv(database.url, {
     ROLE: 'all',
     WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8',
     WEBHOOK_HTTP_HOSTS: '127.0.0.1',

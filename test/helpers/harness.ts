@@ -10,9 +10,10 @@ import { startRuntime, type Runtime, type RuntimeOptions } from '../../src/runti
 import { runCliInProcess, ROOT, type CliResult } from './cli.js';
 import { TestClock } from './clock.js';
 import { createTestDatabase } from './databases.js';
+import { TEST_ISSUER, TEST_SECRETS_KEY } from './identity.js';
 
-export const TEST_ISSUER = 'http://tessera.test';
-export const TEST_SECRETS_KEY = Buffer.alloc(32, 7).toString('base64');
+export { TEST_ISSUER, TEST_SECRETS_KEY };
+
 /** The client_id of the tokens the CLI (and this harness, standing in for it) mints. */
 export const CLI_CLIENT_ID = 'tessera-cli';
 

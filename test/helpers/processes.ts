@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT } from './cli.js';
+import { TEST_ISSUER, TEST_SECRETS_KEY } from './identity.js';
 import { freePort } from './listening.js';
 import { until } from './poll.js';
 
@@ -39,6 +40,15 @@ export function childEnv(vars: Record<string, string | undefined>): NodeJS.Proce
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' };
   for (const [name, value] of Object.entries(vars)) if (value !== undefined) env[name] = value;
   return env;
+}
+
+/**
+ * The environment of a Tessera process under test on `databaseUrl`, as childEnv: one key and one issuer for every
+ * process (a token minted or a secret sealed by one is good on the others, and on the harness's runtime), warnings
+ * and worse logged, and `vars` on top.
+ */
+export function testServerEnv(databaseUrl: string, vars: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  return childEnv({ NODE_ENV: 'test', DATABASE_URL: databaseUrl, SECRETS_KEY: TEST_SECRETS_KEY, ISSUER: TEST_ISSUER, LOG_LEVEL: 'warn', ...vars });
 }
 
 /** A Tessera process serving HTTP, and where. */
