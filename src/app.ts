@@ -1,7 +1,7 @@
 // buildApp(config, runtime): the HTTP surface, made of every module's routes (src/modules.ts), the JWKS and the
 // GraphQL transport. It never listens; main.ts does, tests use app.inject.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import swagger from '@fastify/swagger';
+import swagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger';
 import { randomUUID } from 'node:crypto';
 import { setTimeout } from 'node:timers/promises';
 import type { Config } from './config.js';
@@ -15,6 +15,7 @@ import { registerInputChecks } from './http/input.js';
 import { registerRateLimits } from './http/rate-limit.js';
 import { schemaController } from './http/validation.js';
 import { registerJwksRoutes } from './keys/routes.js';
+import type { Feature } from './module.js';
 import type { Runtime } from './runtime.js';
 
 /** How long /readyz waits for the database (load balancers usually give a probe 2 s or more). */
@@ -26,6 +27,23 @@ export interface BuildOptions {
   logger?: FastifyBaseLogger;
   /** GraphQL transport options (tests serve everything through Yoga to compare it with the precompiled path). */
   graphql?: { precompiled?: boolean };
+}
+
+type OpenApiOptions = NonNullable<FastifyDynamicSwaggerOptions['openapi']>;
+
+/**
+ * Every module's OpenAPI `webhooks` (Feature.openapi) in one map, or none. @fastify/swagger 9 passes a `webhooks`
+ * given in its `openapi` options through to the document (OpenAPI 3.1, section 4.8.1).
+ */
+function openapiWebhooks(features: Feature[]): OpenApiOptions {
+  const webhooks: Record<string, unknown> = {};
+  for (const feature of features) {
+    for (const [name, pathItem] of Object.entries(feature.openapi?.webhooks ?? {})) {
+      if (name in webhooks) throw new Error(`two modules document the webhook ${name}`);
+      webhooks[name] = pathItem;
+    }
+  }
+  return Object.keys(webhooks).length ? ({ webhooks } as OpenApiOptions) : {};
 }
 
 export async function buildApp(config: Config, deps: AppDeps, options: BuildOptions = {}): Promise<FastifyInstance> {
@@ -57,6 +75,7 @@ export async function buildApp(config: Config, deps: AppDeps, options: BuildOpti
       },
       servers: [{ url: config.issuer }],
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      ...openapiWebhooks(deps.features),
     },
   });
 

@@ -75,6 +75,11 @@ export interface Feature {
   graphql?: Partial<GraphQLServices>;
   /** Registers the module's HTTP routes. */
   routes?(app: FastifyInstance): void | Promise<void>;
+  /**
+   * What the module adds to the OpenAPI document beyond its routes' schemas: `webhooks` (OpenAPI 3.1), the requests
+   * Tessera sends out, by name, each an OpenAPI Path Item. app.ts merges every module's.
+   */
+  openapi?: { webhooks?: Record<string, unknown> };
   /** graphile-worker tasks, run where the process runs jobs. */
   jobs?: Tasks;
   /** LISTEN channel -> what to do with a NOTIFY on it: how a change made by any process reaches this one. */

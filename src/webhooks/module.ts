@@ -7,6 +7,7 @@ import { DomainEvent, WebhookAttempt, WebhookDelivery, WebhookSubscription } fro
 import { FailureRecorder } from './failures.js';
 import { addWebhookTypes } from './graphql.js';
 import { WebhookHttpClient } from './http.js';
+import { openapiWebhooks } from './openapi.js';
 import { DELIVER_TASK, DISPATCH_TASK, EventOutbox, type DeliveryJob } from './outbox.js';
 import { RetryPolicy } from './retry-policy.js';
 import { registerWebhookRoutes } from './routes.js';
@@ -43,6 +44,7 @@ export const webhooksModule: FeatureModule = {
       services: { events: new EventOutbox(clock), webhooks, deliveries },
       graphql: { webhooks },
       routes: (app) => registerWebhookRoutes(app, webhooks, core.tokens),
+      openapi: { webhooks: openapiWebhooks() },
       jobs: {
         [DELIVER_TASK]: async (payload) => {
           const { tenantId, deliveryId } = payload as DeliveryJob & { deliveryId: string };

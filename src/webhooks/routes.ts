@@ -6,7 +6,7 @@ import { authenticate, requireTenant } from '../http/auth.js';
 import { isoSeconds } from '../http/pagination.js';
 import { bearerSecurity as security, errorResponses as errors, NextCursor, Nullable, Pagination, Timestamp } from '../http/schemas.js';
 import type { TokenService } from '../keys/tokens.js';
-import { EVENT_CATALOG } from './catalog.js';
+import { EVENT_CATALOG, TEST_EVENT_DEFINITION, type DocumentedEvent } from './catalog.js';
 import type { DeliveryStatus, SubscriptionService, WebhookAttempt, WebhookDelivery, WebhookSubscription } from './subscriptions.js';
 
 const tags = ['Webhooks'];
@@ -59,6 +59,26 @@ const DeliveryView = Type.Object({
   next_attempt_at: Nullable(Timestamp),
   error: Nullable(Type.String()),
 });
+
+/** A JSON Schema or an example: any JSON object, passed through whole. */
+const AnyObject = (description: string) => Type.Object({}, { additionalProperties: true, description });
+
+const DocumentedEventView = {
+  type: Type.String({ description: "The event type, as the body's `type` says" }),
+  description: Type.String(),
+  schema: AnyObject('JSON Schema (2020-12, as in OpenAPI 3.1) of the whole delivery body {id, type, created_at, tenant_id, data}'),
+  example: AnyObject('A delivery body the schema accepts'),
+};
+
+const EventTypes = Type.Object({
+  event_types: Type.Array(
+    Type.Object({ ...DocumentedEventView, scope: Type.String({ description: 'The scope a caller needs to subscribe to it (platform:admin: tenant admins only)' }) }),
+    { description: 'Every event type that can be subscribed to' },
+  ),
+  test_event: Type.Object(DocumentedEventView, { description: 'The event POST /v1/webhooks/{webhook_id}/test sends; it cannot be subscribed to' }),
+});
+
+const documentedView = ({ type, description, schema, example }: DocumentedEvent) => ({ type, description, schema, example });
 
 const Queued = Type.Object({ delivery_id: Type.String(), status: Type.Literal('queued') });
 
@@ -114,10 +134,11 @@ export function registerWebhookRoutes(root: FastifyInstance, webhooks: Subscript
         tags,
         security,
         summary: 'The event catalog',
-        response: { 200: Type.Object({ event_types: Type.Array(Type.Object({ type: Type.String(), description: Type.String(), scope: Type.String() })) }) },
+        description: 'Each event type with the scope needed to subscribe to it, the JSON Schema of its delivery body and an example.',
+        response: { 200: EventTypes, ...errors },
       },
     },
-    async () => ({ event_types: EVENT_CATALOG }),
+    async () => ({ event_types: EVENT_CATALOG.map((e) => ({ ...documentedView(e), scope: e.scope })), test_event: documentedView(TEST_EVENT_DEFINITION) }),
   );
 
   app.post(
