@@ -12,7 +12,7 @@ import type { Tasks } from './db/jobs.js';
 import type { GraphQLServices } from './graphql/builder.js';
 import type { Keyring } from './keys/keyring.js';
 import type { RevocationList } from './keys/revocations.js';
-import type { TokenService } from './keys/tokens.js';
+import type { TokenAdmission, TokenService } from './keys/tokens.js';
 import type { Logger } from './observability/log.js';
 import type { Registry } from './observability/metrics.js';
 import type { SecretBox } from './secret-box.js';
@@ -80,6 +80,8 @@ export interface Feature {
    * Tessera sends out, by name, each an OpenAPI Path Item. app.ts merges every module's.
    */
   openapi?: { webhooks?: Record<string, unknown> };
+  /** Checked on every use of every verified token (keys/tokens.ts); at most one module declares it. */
+  tokenAdmission?: TokenAdmission;
   /** graphile-worker tasks, run where the process runs jobs. */
   jobs?: Tasks;
   /** LISTEN channel -> what to do with a NOTIFY on it: how a change made by any process reaches this one. */

@@ -156,6 +156,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
       const feature = await module.create(core, servicesSoFar(built));
       Object.assign(built, feature.services);
       Object.assign(graphql, feature.graphql);
+      if (feature.tokenAdmission) tokens.admitWith(feature.tokenAdmission);
       features.push(feature);
     }
     for (const feature of features) {

@@ -79,7 +79,11 @@ interface Fixture {
   serviceToken: { id: string; token: string };
   webhookId: string;
   /** What the routes that end things (revoke, delete) are given, so that the rest keep what they use. */
-  doomed: { webhookId: string; token: string };
+  doomed: { webhookId: string; token: string; clientId: string };
+  /** Apps of their own for the routes that change an app's state or registration. */
+  pausable: RegisteredApp;
+  editable: RegisteredApp;
+  recoveryId: string;
   deliveryId: string;
   incidentId: string;
   challenge: string;
@@ -103,6 +107,10 @@ beforeAll(async () => {
   const delivery = (await h.request({ method: 'POST', url: `/v1/webhooks/${webhook.id}/test`, headers: admin })).json();
   const doomedWebhook = (await h.request({ method: 'POST', url: '/v1/webhooks', headers: admin, payload: { url: 'https://integrator.example/doomed', events: ['incident.created'] } })).json();
   const doomedToken = (await tokenRequest(h, { grant_type: 'client_credentials', scope: 'incidents:read' }, { id: sync.clientId, secret: sync.secret })).json();
+  const doomedApp = await h.registerApp(acme);
+  const pausable = await h.registerApp(acme);
+  const editable = await registerCodeApp(h, acme);
+  const recovery = (await h.request({ method: 'POST', url: `/v1/webhooks/${webhook.id}/recover`, headers: admin, payload: { since: '2026-01-01T00:00:00Z', until: '2026-01-10T00:00:00Z' } })).json();
   const incident = await h.request({
     method: 'POST',
     url: '/graphql',
@@ -130,7 +138,10 @@ beforeAll(async () => {
     operator: await h.operatorToken(),
     serviceToken,
     webhookId: webhook.id,
-    doomed: { webhookId: doomedWebhook.id, token: doomedToken.access_token },
+    doomed: { webhookId: doomedWebhook.id, token: doomedToken.access_token, clientId: doomedApp.client_id },
+    pausable,
+    editable,
+    recoveryId: recovery.recovery_id,
     deliveryId: delivery.delivery_id,
     incidentId: incident.json().data.createIncident.incident.id,
     challenge,
@@ -236,6 +247,7 @@ function shapes(): Record<string, Shape> {
     { documentId: op('WebhookDeliveries'), variables: { id: f.webhookId, first: 5 } },
     { documentId: op('SendTestWebhook'), variables: { id: f.webhookId } },
     { documentId: op('ListWebhooks'), variables: {} },
+    { documentId: op('RecoverWebhook'), variables: { id: f.webhookId, since: '2026-01-01T00:00:00Z', until: '2026-01-02T00:00:00Z' } },
     { query: 'query ListWebhooks { webhooks { id } }' },
     { extensions: { persistedQuery: { version: 1, sha256Hash: op('ListIncidents').slice(7) } }, variables: { first: 2 } },
   ];
@@ -251,6 +263,20 @@ function shapes(): Record<string, Shape> {
     },
     'GET /v1/platform/apps': { auth: admin, query: paging },
     'GET /v1/platform/apps/{client_id}': { auth: [...admin, ...partner], ids: clients },
+    'PATCH /v1/platform/apps/{client_id}': {
+      auth: admin,
+      ids: { client_id: [f.editable.client_id] },
+      json: [{ name: 'Edited', redirect_uris: [CODE_REDIRECT, 'http://127.0.0.1/cb'], grant_types: ['authorization_code', 'refresh_token'], requested_scopes: ['incidents:read', 'webhooks:read'] }],
+    },
+    'POST /v1/platform/apps/{client_id}/suspend': { auth: admin, ids: { client_id: [f.pausable.client_id] }, json: [{ reason: 'fuzzing' }] },
+    'POST /v1/platform/apps/{client_id}/resume': { auth: admin, ids: { client_id: [f.pausable.client_id] } },
+    'DELETE /v1/platform/apps/{client_id}': { auth: admin, ids: { client_id: [f.doomed.clientId] } },
+    'DELETE /v1/platform/apps/{client_id}/secrets/previous': { auth: admin, ids: { client_id: [f.code.client_id] } },
+    'GET /api/v1/platform/tenants/{tenant_id}/scopes': { auth: operator, ids: { tenant_id: [f.globex.tenantId] } },
+    'PUT /api/v1/platform/tenants/{tenant_id}/scopes': { auth: operator, ids: { tenant_id: [f.globex.tenantId] }, json: [{ scopes: ['incidents:read', 'webhooks:read'] }] },
+    'DELETE /api/v1/platform/tenants/{tenant_id}/scopes': { auth: operator, ids: { tenant_id: [f.globex.tenantId] } },
+    'POST /v1/webhooks/{id}/recover': { auth: admin, ids: webhook, json: [{ since: '2026-01-01T00:00:00Z', until: '2026-01-10T00:00:00Z' }] },
+    'GET /v1/webhooks/{id}/recoveries/{recovery_id}': { auth: admin, ids: { ...webhook, recovery_id: [f.recoveryId] } },
     'PATCH /v1/platform/apps/{client_id}/governance': { auth: admin, ids: clients, json: [{ allow_service_tokens: true, enforce_pkce: true, access_token_ttl: 900, service_token_max_ttl: 86_400 }] },
     'POST /v1/platform/apps/{client_id}/rotate-secret': { auth: admin, ids: { client_id: [f.code.client_id] }, json: [{ grace_period_seconds: 60 }] },
     'POST /v1/platform/apps/{client_id}/service-token': { auth: admin, ids: clients, json: [{ scopes: ['webhooks:write'], expires_in: 3600 }] },
@@ -285,10 +311,13 @@ function shapes(): Record<string, Shape> {
     'GET /api/v1/platform/bundles': { auth: operator },
     'GET /api/v1/platform/bundles/{bundle}': { auth: operator, ids: bundle },
     'GET /api/v1/platform/bundles/{bundle}/manifest': { auth: operator, ids: bundle, query: [{ version: '1.0.0' }] },
-    'POST /v1/webhooks': { auth: [...admin, ...partner], json: [{ url: 'https://integrator.example/new', events: ['incident.created', 'incident.closed'], secret: `whsec_${Buffer.alloc(32, 9).toString('base64')}` }] },
+    'POST /v1/webhooks': {
+      auth: [...admin, ...partner],
+      json: [{ url: 'https://integrator.example/new', events: ['incident.created', 'incident.closed'], secret: `whsec_${Buffer.alloc(32, 9).toString('base64')}`, rate_limit: 5 }],
+    },
     'GET /v1/webhooks': { auth: [...admin, ...partner], query: paging },
     'GET /v1/webhooks/{id}': { auth: admin, ids: webhook },
-    'PUT /v1/webhooks/{id}': { auth: admin, ids: webhook, json: [{ url: 'https://integrator.example/moved', events: ['incident.updated'], enabled: true }] },
+    'PUT /v1/webhooks/{id}': { auth: admin, ids: webhook, json: [{ url: 'https://integrator.example/moved', events: ['incident.updated'], enabled: true, rate_limit: null }] },
     'DELETE /v1/webhooks/{id}': { auth: admin, ids: { id: [f.doomed.webhookId] } },
     'GET /v1/webhooks/{id}/deliveries': { auth: admin, ids: webhook, query: [{ status: 'succeeded', limit: '5' }] },
     'GET /v1/webhooks/{id}/deliveries/{delivery_id}': { auth: admin, ids: webhook },

@@ -29,10 +29,16 @@ export const bundlesModule: FeatureModule = {
   tenantOwned: [AppBundle, OperationStat],
   // The curated bundles themselves are the operator's, shared by every tenant.
   platformWide: [BundleVersion, BundleOperation],
-  create(core, { audit, clients }) {
+  create(core, { audit, clients, appLifecycle }) {
     const registry = new BundleRegistry(core.orm, core.schema, core.logger);
     const stats = new OperationStats(core.orm, core.clock, core.metrics);
     const releases = new BundleReleases(core.orm, registry, audit, core.clock);
+    appLifecycle.listen({
+      deleted: async (em, { app }) => {
+        stats.forgetApp(app.id);
+        return releases.removeApp(em, app);
+      },
+    });
     const persistedOperations: PersistedOperationSource = {
       lookup: (appId, operationId) => registry.lookup(appId, operationId),
       onLoad: (listener) => registry.onLoad(listener),

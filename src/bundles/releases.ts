@@ -6,7 +6,7 @@ import type { AuditService } from '../audit/service.js';
 import type { Clock } from '../clock.js';
 import { Conflict, NotFound } from '../errors.js';
 import { newId } from '../ids.js';
-import { AppBundle, BundleOperation, BundleVersion } from './entities.js';
+import { AppBundle, BundleOperation, BundleVersion, OperationStat } from './entities.js';
 import { parse } from 'graphql';
 import { codegenId, contentHash, type CheckedBundle } from './files.js';
 import { BUNDLES_CHANNEL, type BundleRegistry } from './registry.js';
@@ -108,6 +108,18 @@ export class BundleReleases {
       await this.announce(tx);
     });
     await this.registry.reload();
+  }
+
+  /**
+   * An app's part of the bundles, removed with the app (platform/lifecycle.ts): its assignments and its call counts,
+   * in the deleting transaction; every registry reloads at its commit.
+   */
+  async removeApp(em: EntityManager, app: { id: string; tenantId: string }): Promise<Record<string, number>> {
+    const of = { appId: app.id, tenantId: app.tenantId };
+    const assignments = await em.nativeDelete(AppBundle, of);
+    const stats = await em.nativeDelete(OperationStat, of);
+    if (assignments) await this.announce(em);
+    return { bundle_assignments: assignments, operation_stats: stats };
   }
 
   async listBundles(): Promise<Array<{ name: string; description: string; latest_version: string; versions: Array<{ version: string; published_at: string; operations: number }> }>> {

@@ -57,6 +57,11 @@ export class OperationStats {
     this.durations.observe({ operation: operation.name, outcome }, ms / 1000);
   }
 
+  /** Drops what this process counted for a deleted app and has not added to the table yet. */
+  forgetApp(appId: string): void {
+    for (const key of this.pending.keys()) if (key.startsWith(`${appId} `)) this.pending.delete(key);
+  }
+
   /** Adds the counts so far to the table. */
   async flush(): Promise<void> {
     if (!this.pending.size) return;

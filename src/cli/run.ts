@@ -27,6 +27,8 @@ Commands:
       Mint a tenant-admin access token (scope ${SCOPE_ADMIN}).
   operator-token [--ttl <seconds>]
       Mint an operator access token (scope ${SCOPE_OPERATOR}, all tenants).
+  tenant-scopes --tenant <slug> [--set <scope,...> | --all]
+      Show the published scopes a tenant may use; --set narrows them, --all gives back every published scope.
   keys list
       Show signing keys and their state (next, active, retired, expired).
   keys rotate

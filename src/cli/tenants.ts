@@ -20,7 +20,38 @@ function adminToken(runtime: Runtime, tenantId: string, userId: string, ttlSecon
   return runtime.tokens.issue({ subject: userId, clientId: CLI_CLIENT_ID, scopes: [SCOPE_ADMIN], tenantId, ttlSeconds });
 }
 
+/** `--set a,b,c`: the scopes, each named once. */
+function scopeList(raw: string): string[] {
+  const scopes = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (!scopes.length) throw new UsageError('--set needs at least one scope, comma-separated (use --all for every published scope)');
+  if (new Set(scopes).size !== scopes.length) throw new UsageError('--set names a scope twice');
+  return scopes;
+}
+
 export const tenantCommands: Record<string, Command> = {
+  'tenant-scopes': {
+    options: { tenant: { type: 'string' }, set: { type: 'string' }, all: { type: 'boolean' } },
+    check(values) {
+      required(values, 'tenant');
+      if (values.set !== undefined && values.all) throw new UsageError('--set and --all exclude each other');
+      if (typeof values.set === 'string') scopeList(values.set);
+    },
+    async run(values, { config }) {
+      return withRuntime(config, async (runtime) => {
+        const em = runtime.orm.em.fork();
+        const tenant = await runtime.services.tenancy.tenantBySlug(em, values.tenant as string);
+        if (!tenant) throw new UsageError(`no tenant with slug ${values.tenant as string}`);
+        const { platform } = runtime.services;
+        const choice =
+          typeof values.set === 'string'
+            ? await platform.chooseTenantScopes(em, tenant.id, scopeList(values.set), 'operator')
+            : values.all
+              ? await platform.chooseTenantScopes(em, tenant.id, null, 'operator')
+              : await platform.scopes.availableTo(tenant.id);
+        return { tenant_id: tenant.id, tenant_slug: tenant.slug, scopes: choice.scopes.map((s) => s.name), restricted: choice.restricted };
+      });
+    },
+  },
   bootstrap: {
     options: { tenant: { type: 'string' }, name: { type: 'string' }, 'admin-email': { type: 'string' }, 'admin-password': { type: 'string' } },
     check(values) {

@@ -15,6 +15,8 @@ import { Migration20261202000000_platform_audit } from './migrations/Migration20
 import { Migration20261202010000_tenant_keys } from './migrations/Migration20261202010000_tenant_keys.js';
 import { Migration20261202020000_pending_deliveries } from './migrations/Migration20261202020000_pending_deliveries.js';
 import { Migration20261202030000_event_trace_context } from './migrations/Migration20261202030000_event_trace_context.js';
+import { Migration20261207000000_app_lifecycle } from './migrations/Migration20261207000000_app_lifecycle.js';
+import { Migration20261207010000_webhook_recovery } from './migrations/Migration20261207010000_webhook_recovery.js';
 import { tenantFilter } from './tenant.js';
 
 /** How long the database may keep a caller waiting, in ms (see connectionLimits). */
@@ -69,6 +71,8 @@ const migrationsList = [
   { name: 'Migration20261202010000_tenant_keys', class: Migration20261202010000_tenant_keys },
   { name: 'Migration20261202020000_pending_deliveries', class: Migration20261202020000_pending_deliveries },
   { name: 'Migration20261202030000_event_trace_context', class: Migration20261202030000_event_trace_context },
+  { name: 'Migration20261207000000_app_lifecycle', class: Migration20261207000000_app_lifecycle },
+  { name: 'Migration20261207010000_webhook_recovery', class: Migration20261207010000_webhook_recovery },
 ];
 
 function ormOptions(url: string, model: DataModel, timeouts?: DatabaseTimeouts, poolMax = 10): Options {

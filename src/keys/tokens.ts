@@ -53,6 +53,12 @@ export interface Principal {
   notBefore?: number;
 }
 
+/**
+ * A feature's say on a verified token, on every use, after its signature, lifetime and revocation: refuse it (throw
+ * Unauthorized) or narrow its scopes. The platform's says how the app the token was issued to stands now.
+ */
+export type TokenAdmission = (principal: Principal) => Promise<Principal>;
+
 export class TokenService {
   /**
    * Verified tokens, so a repeated token costs no signature check; expiry and revocation are still checked
@@ -60,6 +66,7 @@ export class TokenService {
    * cache is read.
    */
   private readonly verified = new LRUCache<string, Principal>({ max: 20_000, ttl: 5 * 60_000, ttlResolution: 0 });
+  private admission?: TokenAdmission;
 
   constructor(
     private readonly keyring: Keyring,
@@ -87,11 +94,17 @@ export class TokenService {
     return this.keyring.sign(claims, ACCESS_TOKEN_TYP).then((token) => ({ token, jti, expiresAt: new Date(exp * 1000), expiresIn: request.ttlSeconds }));
   }
 
+  /** Set once, by the runtime, from the feature that declares it (src/module.ts `tokenAdmission`). */
+  admitWith(admission: TokenAdmission): void {
+    if (this.admission) throw new Error('a token admission is already set: only one feature may declare one');
+    this.admission = admission;
+  }
+
   async verify(token: string): Promise<Principal> {
     const principal = this.verified.get(token) ?? (await this.verifySignature(token));
     this.checkLifetime(principal);
     if (this.revocations.isRevoked(principal.jti)) throw new Unauthorized('token has been revoked', 'invalid_token');
-    return principal;
+    return this.admission ? this.admission(principal) : principal;
   }
 
   private checkLifetime(principal: Principal): void {

@@ -42,11 +42,16 @@ const LOOPBACK_IP_URI = /^http:\/\/(127(?:\.\d{1,3}){3}|\[::1\])(?::\d{1,5})?(\/
  * no normalisation, no prefix or pattern matching), but for a loopback IP redirect URI, whose port may be any
  * (RFC 8252 section 7.3); the host `localhost` is not one of them (RFC 8252 section 8.3).
  */
-function redirectUriMatches(registered: string, requested: string): boolean {
+export function redirectUriMatches(registered: string, requested: string): boolean {
   if (registered === requested) return true;
   const want = LOOPBACK_IP_URI.exec(registered);
   const got = LOOPBACK_IP_URI.exec(requested);
   return Boolean(want && got && want[1] === got[1] && (want[2] ?? '') === (got[2] ?? ''));
+}
+
+/** A suspended app signs nobody in: the user is told so on a page, and not sent back to it. */
+function assertNotSuspended(app: App): void {
+  if (app.status === 'suspended') throw new InvalidRequest(`${app.name} is suspended by an administrator of its organisation and cannot sign you in now.`);
 }
 
 export class AuthorizationFlow {
@@ -69,6 +74,7 @@ export class AuthorizationFlow {
     if (!clientId) throw new InvalidRequest('The request has no client_id.');
     const record = await this.clients.find(clientId);
     if (!record) throw new InvalidRequest('The application that sent you here is not registered.');
+    assertNotSuspended(record.app);
     if (!redirectUri) throw new InvalidRequest('The request has no redirect_uri.');
     if (!record.app.redirectUris.some((registered) => redirectUriMatches(registered, redirectUri))) {
       throw new InvalidRequest('The redirect_uri is not registered for this application.');
@@ -82,8 +88,9 @@ export class AuthorizationFlow {
     if (!responseType) throw new InvalidRequest('response_type is required');
     if (responseType !== 'code') throw new UnsupportedResponseType('only response_type=code is supported');
     if (!app.grantTypes.includes('authorization_code')) throw new UnauthorizedClient('this client is not registered for the authorization_code grant');
-    const scopes = parseScope(param(query, 'scope')) ?? app.approvedScopes;
-    const unapproved = scopes.filter((s) => !app.approvedScopes.includes(s));
+    const allowed = await this.clients.allowedScopes(app);
+    const scopes = parseScope(param(query, 'scope')) ?? allowed;
+    const unapproved = scopes.filter((s) => !allowed.includes(s));
     if (unapproved.length) throw new InvalidScope(`scope not approved for this client: ${unapproved.join(' ')}`);
     if (scopes.length === 0) throw new InvalidScope('scope must name at least one scope');
     const codeChallenge = checkChallenge(app, param(query, 'code_challenge'), param(query, 'code_challenge_method'));
@@ -136,6 +143,7 @@ export class AuthorizationFlow {
     const request = await em.findOneOrFail(AuthorizationRequest, { id: requestId });
     const record = await this.clients.find(request.appId);
     if (!record) throw expired;
+    assertNotSuspended(record.app);
     return { em, request, app: record.app };
   }
 

@@ -48,6 +48,12 @@ const HOW: Record<'client_secret_basic' | 'client_secret_post', string> = {
   client_secret_post: 'send client_id and client_secret in the form',
 };
 
+/** A suspended app is issued nothing (README "App states"); only a caller who proved to be the client is told why. */
+function active(app: App): App {
+  if (app.status === 'suspended') throw new InvalidClient('this client is suspended: a tenant admin suspended the app; no token is issued until it is resumed');
+  return app;
+}
+
 export class ClientAuthenticator {
   constructor(private readonly clients: ClientDirectory) {}
 
@@ -65,7 +71,7 @@ export class ClientAuthenticator {
     if (registered === 'none') {
       // A public client identifies itself but has nothing to authenticate with (RFC 6749 section 2.1).
       if (secret !== undefined) throw new InvalidClient('client authentication failed');
-      return record.app;
+      return active(record.app);
     }
     // The record just found is the one checked: one cache lookup (or one query) per authentication.
     if (secret === undefined || !this.clients.secretMatches(record, secret)) throw new InvalidClient('client authentication failed');
@@ -73,6 +79,6 @@ export class ClientAuthenticator {
     // and only a caller who proved the secret is told how to send it.
     const used = basic ? 'client_secret_basic' : 'client_secret_post';
     if (used !== registered) throw new InvalidClient(`client authentication failed: this client is registered for ${registered}: ${HOW[registered]}`);
-    return record.app;
+    return active(record.app);
   }
 }

@@ -2,6 +2,7 @@
 // and introspection) and its routes. It reads apps through the platform's client directory and users through
 // the tenancy service.
 import type { FeatureModule } from '../module.js';
+import { oauthAppDeletion } from './app-deletion.js';
 import { AuthorizationFlow } from './authorize.js';
 import { ClientAuthenticator } from './client-auth.js';
 import { AuthorizationCode, AuthorizationRequest, Consent, Grant, GrantAccessToken, LoginSession, LoginThrottle, RefreshToken } from './entities.js';
@@ -20,16 +21,17 @@ export const oauthModule: FeatureModule = {
   entities,
   tenantOwned: entities,
   platformWide: [],
-  create(core, { clients, platform, tenancy }) {
+  create(core, { clients, platform, tenancy, appLifecycle }) {
     const { orm, tokens, revocations, config, clock } = core;
+    appLifecycle.listen(oauthAppDeletion);
     const grantTokens = new GrantTokens(tokens, revocations, config, clock);
     const deps = {
       flow: new AuthorizationFlow(orm, clients, tenancy, config, clock),
       clientAuth: new ClientAuthenticator(clients),
       grants: {
-        client_credentials: new ClientCredentialsGrant(tokens),
-        authorization_code: new AuthorizationCodeGrant(orm, grantTokens, clock),
-        refresh_token: new RefreshTokenGrant(orm, grantTokens, clock),
+        client_credentials: new ClientCredentialsGrant(tokens, clients),
+        authorization_code: new AuthorizationCodeGrant(orm, grantTokens, clients, clock),
+        refresh_token: new RefreshTokenGrant(orm, grantTokens, clients, clock),
       },
       revocation: new TokenRevocation(orm, tokens, revocations, grantTokens, config, clock),
       scopes: platform.scopes,

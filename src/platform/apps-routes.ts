@@ -9,6 +9,7 @@ import { bearerSecurity as security, ErrorBody, errorResponses as errors, Pagina
 import type { TokenService } from '../keys/tokens.js';
 import {
   AppList,
+  AppPatchBody,
   AppView,
   ClientIdParams,
   CreatedApp,
@@ -22,7 +23,9 @@ import {
   ServiceTokenBody,
   ServiceTokenList,
   ServiceTokenParams,
+  SuspendBody,
 } from './schemas.js';
+import type { AppStates } from './app-states.js';
 import { governanceOf, type Actor, type PlatformService } from './service.js';
 import { appView, serviceTokenView } from './views.js';
 
@@ -38,7 +41,7 @@ function assertCanRead(request: FastifyRequest, clientId: string): void {
   if (principal.clientId !== clientId) throw new NotFound(`no app with client_id ${clientId}`);
 }
 
-export function registerAppRoutes(root: FastifyInstance, { platform, tokens }: { platform: PlatformService; tokens: TokenService }): void {
+export function registerAppRoutes(root: FastifyInstance, { platform, states, tokens }: { platform: PlatformService; states: AppStates; tokens: TokenService }): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const authenticated = authenticate(tokens);
   const admin = [authenticated, requireTenantScope(SCOPE_ADMIN)];
@@ -50,12 +53,15 @@ export function registerAppRoutes(root: FastifyInstance, { platform, tokens }: {
       schema: {
         tags: ['Apps'],
         summary: 'List available scopes',
-        description: 'The published scopes external apps can request at registration and token issuance.',
+        description: 'The published scopes external apps of the caller\'s tenant can request at registration and token issuance.',
         security,
         response: { 200: ScopeList, 401: ErrorBody },
       },
     },
-    async () => ({ scopes: await platform.scopes.published() }),
+    async (request) => {
+      const tenantId = request.principal!.tenantId;
+      return { scopes: tenantId ? (await platform.scopes.availableTo(tenantId)).scopes : await platform.scopes.published() };
+    },
   );
 
   app.post(
@@ -98,6 +104,103 @@ export function registerAppRoutes(root: FastifyInstance, { platform, tokens }: {
     async (request) => {
       assertCanRead(request, request.params.client_id);
       return appView(await platform.getApp(request.em, request.params.client_id));
+    },
+  );
+
+  app.patch(
+    '/v1/platform/apps/:client_id',
+    {
+      preHandler: admin,
+      schema: {
+        tags: ['Apps'],
+        summary: 'Edit an app',
+        description:
+          'Changes only the fields named: `name`, `redirect_uris`, `grant_types`, `requested_scopes`, checked as at registration. ' +
+          'New tokens follow at once; a token already issued with a scope the app lost no longer carries that scope.',
+        security,
+        params: ClientIdParams,
+        body: AppPatchBody,
+        response: { 200: AppView, ...errors },
+      },
+    },
+    async (request) => appView(await platform.updateApp(request.em, actorOf(request), request.params.client_id, request.body)),
+  );
+
+  app.post(
+    '/v1/platform/apps/:client_id/suspend',
+    {
+      preHandler: admin,
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
+      schema: {
+        tags: ['Apps'],
+        summary: 'Suspend an app',
+        description:
+          'At once, on every process: no token is issued to the app, each of its access, refresh and service tokens is refused, ' +
+          'and its webhook deliveries are held (not attempted) until it is resumed. Suspending a suspended app changes nothing.',
+        security,
+        params: ClientIdParams,
+        body: SuspendBody,
+        response: { 200: AppView, ...errors },
+      },
+    },
+    async (request) => appView(await states.suspend(request.em, actorOf(request), request.params.client_id, request.body?.reason ?? null)),
+  );
+
+  app.post(
+    '/v1/platform/apps/:client_id/resume',
+    {
+      preHandler: admin,
+      schema: {
+        tags: ['Apps'],
+        summary: 'Resume a suspended app',
+        description: 'Its unexpired tokens work again and its held webhook deliveries are sent, in order, with their original webhook-id.',
+        security,
+        params: ClientIdParams,
+        response: { 200: AppView, ...errors },
+      },
+    },
+    async (request) => appView(await states.resume(request.em, actorOf(request), request.params.client_id)),
+  );
+
+  app.delete(
+    '/v1/platform/apps/:client_id',
+    {
+      preHandler: admin,
+      schema: {
+        tags: ['Apps'],
+        summary: 'Delete an app',
+        description:
+          'Removes the app and everything it holds: secrets, grants, codes, refresh, access and service tokens (refused at once everywhere), ' +
+          'consents, bundle assignments and webhook subscriptions (pending deliveries cancelled). The audit log keeps the record; the client_id is never reused.',
+        security,
+        params: ClientIdParams,
+        response: { 204: { type: 'null', description: 'Deleted' }, ...errors },
+      },
+    },
+    async (request, reply) => {
+      await states.delete(request.em, actorOf(request), request.params.client_id);
+      return reply.code(204).send();
+    },
+  );
+
+  app.delete(
+    '/v1/platform/apps/:client_id/secrets/previous',
+    {
+      preHandler: admin,
+      schema: {
+        tags: ['Apps'],
+        summary: 'End the previous secret now',
+        description: 'Ends the grace period of the secret a rotation replaced, without minting another; the current secret keeps working.',
+        security,
+        params: ClientIdParams,
+        response: { 204: { type: 'null', description: 'Ended' }, ...errors },
+      },
+    },
+    async (request, reply) => {
+      await platform.endPreviousSecrets(request.em, actorOf(request), request.params.client_id);
+      return reply.code(204).send();
     },
   );
 

@@ -13,6 +13,8 @@ export const Scope = defineEntity({
 export type Scope = InferEntity<typeof Scope>;
 
 export type GrantType = 'authorization_code' | 'client_credentials' | 'refresh_token';
+/** README "App states": what each refuses. A deleted app is a tombstone: its id is never reused, its tokens never work. */
+export type AppStatus = 'active' | 'suspended' | 'deleted';
 export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
 
 export const App = defineEntity({
@@ -33,9 +35,26 @@ export const App = defineEntity({
     createdBy: p.string(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
+    status: p.string().$type<AppStatus>().default('active'),
+    suspendedAt: p.datetime().nullable(),
+    suspendedReason: p.text().nullable(),
+    deletedAt: p.datetime().nullable(),
   },
 });
 export type App = InferEntity<typeof App>;
+
+/** The published scopes an operator lets a tenant use; no row: every published scope, those published later too. */
+export const TenantScopes = defineEntity({
+  name: 'TenantScopes',
+  tableName: 'tenant_scopes',
+  properties: {
+    tenantId: p.string().primary(),
+    scopes: p.json<string[]>(),
+    updatedBy: p.string(),
+    updatedAt: p.datetime(),
+  },
+});
+export type TenantScopes = InferEntity<typeof TenantScopes>;
 
 export const ClientSecret = defineEntity({
   name: 'ClientSecret',

@@ -1,10 +1,13 @@
-// The platform module: apps and their lifecycle, governance, secrets, service tokens and the scope catalog, and
-// every route under /v1/platform/* (users and the audit log through the tenancy and audit services).
+// The platform module: apps and their lifecycle, governance, secrets, service tokens and the scope catalog (per
+// tenant), every route under /v1/platform/* (users and the audit log through the tenancy and audit services) and the
+// operator's tenant scopes under /api/v1/platform/tenants. It admits every verified token as its app stands now.
 import type { FeatureModule } from '../module.js';
+import { AppStates } from './app-states.js';
 import { APPS_CHANNEL, ClientDirectory } from './clients.js';
-import { App, ClientSecret, Scope, ServiceToken } from './entities.js';
+import { App, ClientSecret, Scope, ServiceToken, TenantScopes } from './entities.js';
+import { AppLifecycle } from './lifecycle.js';
 import { registerPlatformRoutes } from './routes.js';
-import { ScopeCatalog } from './scopes.js';
+import { ScopeCatalog, TENANT_SCOPES_CHANNEL } from './scopes.js';
 import { PlatformService } from './service.js';
 
 declare module '../module.js' {
@@ -12,23 +15,37 @@ declare module '../module.js' {
     platform: PlatformService;
     /** The apps as OAuth clients, for whoever authenticates one or looks one up across tenants. */
     clients: ClientDirectory;
+    /** Where the features built after this one take their part in an app's suspension, resumption and deletion. */
+    appLifecycle: AppLifecycle;
   }
 }
 
 export const platformModule: FeatureModule = {
   name: 'platform',
-  entities: [Scope, App, ClientSecret, ServiceToken],
-  tenantOwned: [App, ClientSecret, ServiceToken],
+  entities: [Scope, App, ClientSecret, ServiceToken, TenantScopes],
+  tenantOwned: [App, ClientSecret, ServiceToken, TenantScopes],
   platformWide: [Scope],
   create(core, { audit, tenancy }) {
-    const clients = new ClientDirectory(core.orm, core.clock);
-    const scopes = new ScopeCatalog(core.orm, core.clock);
+    const scopes = new ScopeCatalog(core.orm, audit, core.clock);
+    const clients = new ClientDirectory(core.orm, core.clock, scopes);
     const platform = new PlatformService(clients, scopes, core.tokens, core.revocations, audit, core.config, core.clock, core.logger);
+    const appLifecycle = new AppLifecycle();
+    const states = new AppStates(platform, clients, appLifecycle, core.clock, core.logger);
     return {
-      services: { platform, clients },
-      routes: (app) => registerPlatformRoutes(app, { platform, tenancy, audit, tokens: core.tokens }),
-      channels: { [APPS_CHANNEL]: (clientId) => clients.forget(clientId) },
-      reconnected: () => clients.forgetAll(),
+      services: { platform, clients, appLifecycle },
+      routes: (app) => registerPlatformRoutes(app, { platform, states, tenancy, audit, tokens: core.tokens }),
+      tokenAdmission: (principal) => clients.admit(principal),
+      channels: {
+        [APPS_CHANNEL]: (clientId) => clients.forget(clientId),
+        [TENANT_SCOPES_CHANNEL]: (tenantId) => {
+          scopes.forget(tenantId);
+          clients.forgetAll();
+        },
+      },
+      reconnected: () => {
+        scopes.forgetAll();
+        clients.forgetAll();
+      },
     };
   },
 };

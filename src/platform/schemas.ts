@@ -1,6 +1,6 @@
 // Request and response shapes of /v1/platform/* (field names exactly as the public contract spells them).
 import { Type, type Static } from '@sinclair/typebox';
-import { NextCursor, stringEnum, Timestamp } from '../http/schemas.js';
+import { NextCursor, Nullable, stringEnum, Timestamp } from '../http/schemas.js';
 import { MIN_PASSWORD_LENGTH } from '../tenancy/service.js';
 
 const ScopeName = Type.String({ minLength: 1, maxLength: 100, pattern: '^[a-z][a-z0-9_.-]*(:[a-z0-9_.-]+)*$' });
@@ -46,8 +46,43 @@ export const AppView = Type.Object({
   requested_scopes: Type.Array(Type.String()),
   token_endpoint_auth_method: Type.String(),
   governance: Governance,
+  status: stringEnum(['active', 'suspended'] as const, { description: 'suspended: no token is issued, every token of the app is refused, its webhook deliveries are held' }),
+  suspended_at: Nullable(Timestamp),
+  suspended_reason: Nullable(Type.String()),
   created_at: Timestamp,
   updated_at: Timestamp,
+});
+
+/** What a registration set, each optional; at least one. */
+export const AppPatchBody = Type.Object(
+  {
+    name: Type.Optional(NewAppBody.properties.name),
+    grant_types: Type.Optional(NewAppBody.properties.grant_types),
+    redirect_uris: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 2000 }), { maxItems: 20, uniqueItems: true })),
+    requested_scopes: Type.Optional(NewAppBody.properties.requested_scopes),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type AppPatchBody = Static<typeof AppPatchBody>;
+
+/** Optional: a POST without a body suspends with no reason. */
+export const SuspendBody = Type.Object(
+  { reason: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: 'Why, for the audit log and the app view' })) },
+  { additionalProperties: false },
+);
+export type SuspendBody = Static<typeof SuspendBody>;
+
+export const TenantParams = Type.Object({ tenant_id: Type.String({ maxLength: 100 }) });
+
+export const TenantScopesBody = Type.Object(
+  { scopes: Type.Array(ScopeName, { maxItems: 50, uniqueItems: true, description: 'Published scopes the tenant may use' }) },
+  { additionalProperties: false },
+);
+
+export const TenantScopesView = Type.Object({
+  tenant_id: Type.String(),
+  scopes: Type.Array(Type.String()),
+  restricted: Type.Boolean({ description: 'false: the tenant may use every published scope, those published later too' }),
 });
 
 export const CreatedApp = Type.Composite([

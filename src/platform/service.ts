@@ -1,9 +1,9 @@
 // Apps, their governance, client secrets and service tokens: the platform's own policy lives here.
-import type { EntityManager } from '@mikro-orm/postgresql';
+import { LockMode, type EntityManager } from '@mikro-orm/postgresql';
 import type { AuditService } from '../audit/service.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
-import { Forbidden, InvalidRequest, InvalidScope, NotFound } from '../errors.js';
+import { Conflict, Forbidden, InvalidRequest, InvalidScope, NotFound } from '../errors.js';
 import { isLoopbackHost } from '../http/loopback.js';
 import { afterCursor, decodeCursor, toPage, type Page } from '../http/pagination.js';
 import { newId, newSecret, sha256 } from '../ids.js';
@@ -26,6 +26,9 @@ export interface NewApp {
   requested_scopes: string[];
   token_endpoint_auth_method?: TokenEndpointAuthMethod;
 }
+
+/** PATCH /v1/platform/apps/{client_id}: the fields a registration sets, each optional. */
+export type AppPatch = Partial<Pick<NewApp, 'name' | 'grant_types' | 'redirect_uris' | 'requested_scopes'>>;
 
 export interface GovernancePatch {
   allow_service_tokens?: boolean;
@@ -71,8 +74,8 @@ function checkRedirectUri(raw: string, index: number): void {
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw InvalidRequest.field(field, 'must use https');
 }
 
-/** The grants and redirect URIs of a new app make sense together (RFC 6749 sections 2.1, 3.1.2, 4). */
-function checkGrants(input: NewApp, method: TokenEndpointAuthMethod): void {
+/** The grants and redirect URIs of an app make sense together (RFC 6749 sections 2.1, 3.1.2, 4). */
+function checkGrants(input: Pick<NewApp, 'grant_types' | 'redirect_uris'>, method: TokenEndpointAuthMethod): void {
   const grants = new Set(input.grant_types);
   input.redirect_uris.forEach(checkRedirectUri);
   if (grants.has('authorization_code') && input.redirect_uris.length === 0) {
@@ -106,7 +109,7 @@ export class PlatformService {
   async createApp(em: EntityManager, actor: Actor, input: NewApp): Promise<{ app: App; secret: string | null }> {
     const method = input.token_endpoint_auth_method ?? 'client_secret_basic';
     checkGrants(input, method);
-    await this.scopes.assertPublished(input.requested_scopes, 'body.requested_scopes');
+    await this.scopes.assertAvailable(actor.tenantId, input.requested_scopes, 'body.requested_scopes');
 
     return em.transactional(async (tx) => {
       const app = tx.create(App, {
@@ -125,16 +128,15 @@ export class PlatformService {
         createdBy: actor.id,
       });
       const secret = method === 'none' ? null : this.addSecret(tx, app);
-      this.audit.record(tx, {
-        tenantId: actor.tenantId,
-        actor: actor.id,
-        action: 'app.created',
-        targetType: 'app',
-        targetId: app.id,
-        details: { name: app.name, grant_types: app.grantTypes, requested_scopes: app.approvedScopes },
-      });
+      await this.clients.announceChange(tx, app.id);
+      this.auditApp(tx, actor, 'app.created', app, { name: app.name, grant_types: app.grantTypes, requested_scopes: app.approvedScopes });
       return { app, secret };
     });
+  }
+
+  /** The audit record of an admin's action on an app, in the transaction of the change. */
+  auditApp(em: EntityManager, actor: Actor, action: string, app: App, details: Record<string, unknown>): void {
+    this.audit.record(em, { tenantId: app.tenantId, actor: actor.id, action, targetType: 'app', targetId: app.id, details });
   }
 
   /** A new secret; only its SHA-256 is kept, so it is shown once, in the answer that made it. */
@@ -144,16 +146,51 @@ export class PlatformService {
     return secret;
   }
 
+  /** The tenant's apps, deleted ones left out. */
   async listApps(em: EntityManager, limit: number, cursor?: string): Promise<Page<App>> {
-    const rows = await em.find(App, afterCursor(decodeCursor(cursor)), { orderBy: { createdAt: 'asc', id: 'asc' }, limit: limit + 1 });
+    const rows = await em.find(App, { status: { $ne: 'deleted' }, ...afterCursor(decodeCursor(cursor)) }, { orderBy: { createdAt: 'asc', id: 'asc' }, limit: limit + 1 });
     return toPage(rows, limit);
   }
 
-  /** Another tenant's app is "not found", never "forbidden": its existence is not confirmed (tenant filter). */
-  async getApp(em: EntityManager, clientId: string): Promise<App> {
-    const app = await em.findOne(App, { id: clientId });
+  /**
+   * Another tenant's app is "not found", never "forbidden": its existence is not confirmed (tenant filter). A deleted
+   * app is not found either: only its tombstone is left.
+   */
+  async getApp(em: EntityManager, clientId: string, options: { lock?: boolean } = {}): Promise<App> {
+    const app = await em.findOne(App, { id: clientId, status: { $ne: 'deleted' } }, options.lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {});
     if (!app) throw new NotFound(`no app with client_id ${clientId}`);
     return app;
+  }
+
+  /**
+   * Changes what a registration set, with the same checks. New tokens follow at once; a token already issued with a
+   * scope the app lost no longer carries it (clients.ts `admit`); a grant it lost issues nothing more (each grant
+   * checks the app's grant types).
+   */
+  async updateApp(em: EntityManager, actor: Actor, clientId: string, patch: AppPatch): Promise<App> {
+    const updated = await em.transactional(async (tx) => {
+      const app = await this.getApp(tx, clientId);
+      const next = {
+        name: patch.name?.trim() ?? app.name,
+        grant_types: patch.grant_types ?? app.grantTypes,
+        redirect_uris: patch.redirect_uris ?? app.redirectUris,
+        requested_scopes: patch.requested_scopes ?? app.approvedScopes,
+      };
+      checkGrants(next, app.tokenEndpointAuthMethod);
+      if (patch.requested_scopes) await this.scopes.assertAvailable(app.tenantId, patch.requested_scopes, 'body.requested_scopes');
+      const before = { name: app.name, grant_types: app.grantTypes, redirect_uris: app.redirectUris, requested_scopes: app.approvedScopes };
+      const changed = (Object.keys(next) as Array<keyof typeof next>).filter((field) => JSON.stringify(before[field]) !== JSON.stringify(next[field]));
+      if (!changed.length) return app;
+      app.name = next.name;
+      app.grantTypes = next.grant_types;
+      app.redirectUris = next.redirect_uris;
+      app.approvedScopes = next.requested_scopes;
+      await this.clients.announceChange(tx, app.id);
+      this.auditApp(tx, actor, 'app.updated', app, Object.fromEntries(changed.map((field) => [field, { before: before[field], after: next[field] }])));
+      return app;
+    });
+    this.log.info({ tenant_id: actor.tenantId, client_id: clientId, actor: actor.id }, 'app updated');
+    return updated;
   }
 
   async updateGovernance(em: EntityManager, actor: Actor, clientId: string, patch: GovernancePatch): Promise<App> {
@@ -174,14 +211,7 @@ export class PlatformService {
       if (patch.access_token_ttl !== undefined) app.accessTokenTtl = patch.access_token_ttl;
       if (patch.service_token_max_ttl !== undefined) app.serviceTokenMaxTtl = patch.service_token_max_ttl;
       await this.clients.announceChange(tx, app.id);
-      this.audit.record(tx, {
-        tenantId: actor.tenantId,
-        actor: actor.id,
-        action: 'app.governance_changed',
-        targetType: 'app',
-        targetId: app.id,
-        details: { before, after: governanceOf(app) },
-      });
+      this.auditApp(tx, actor, 'app.governance_changed', app, { before, after: governanceOf(app) });
       return app;
     });
   }
@@ -199,28 +229,51 @@ export class PlatformService {
       for (const old of live) old.expiresAt = old.expiresAt && old.expiresAt < until ? old.expiresAt : until;
       const secret = this.addSecret(tx, app);
       await this.clients.announceChange(tx, app.id);
-      this.audit.record(tx, {
-        tenantId: actor.tenantId,
-        actor: actor.id,
-        action: 'app.secret_rotated',
-        targetType: 'app',
-        targetId: app.id,
-        details: { grace_period_seconds: grace, previous_secrets: live.length },
-      });
+      this.auditApp(tx, actor, 'app.secret_rotated', app, { grace_period_seconds: grace, previous_secrets: live.length });
       return { app, secret, previousValidUntil: live.length ? until : null };
     });
     this.log.info({ tenant_id: actor.tenantId, client_id: clientId, actor: actor.id, grace_period_seconds: grace, previous_valid_until: rotated.previousValidUntil?.toISOString() ?? null }, 'client secret rotated');
     return rotated;
   }
 
+  /** Ends the grace period of every previous secret now, without minting another (the current one stays). */
+  async endPreviousSecrets(em: EntityManager, actor: Actor, clientId: string): Promise<{ app: App; ended: number }> {
+    const ended = await em.transactional(async (tx) => {
+      const app = await this.getApp(tx, clientId);
+      if (app.tokenEndpointAuthMethod === 'none') throw new InvalidRequest(`app ${clientId} is a public client and has no secret`);
+      const now = new Date(this.clock.now());
+      const inGrace = await tx.find(ClientSecret, { appId: app.id, expiresAt: { $gt: now } });
+      if (!inGrace.length) throw new NotFound(`app ${clientId} has no previous secret in a grace period`);
+      for (const secret of inGrace) secret.expiresAt = now;
+      await this.clients.announceChange(tx, app.id);
+      this.auditApp(tx, actor, 'app.previous_secret_ended', app, { previous_secrets: inGrace.length });
+      return { app, ended: inGrace.length };
+    });
+    this.log.info({ tenant_id: actor.tenantId, client_id: clientId, actor: actor.id, previous_secrets: ended.ended }, 'previous client secret ended');
+    return ended;
+  }
+
+  /**
+   * An operator's choice of the published scopes a tenant may use (null: all of them), effective at once on every
+   * process: the tenant's apps are no longer issued a withheld scope, and tokens that carry one lose it.
+   */
+  async chooseTenantScopes(em: EntityManager, tenantId: string, scopes: string[] | null, actor: string) {
+    const chosen = await this.scopes.choose(em, tenantId, scopes, actor);
+    this.clients.forgetAll();
+    this.log.info({ tenant_id: tenantId, actor, scopes: scopes ?? 'all published' }, 'tenant scopes changed');
+    return chosen;
+  }
+
   async mintServiceToken(em: EntityManager, actor: Actor, clientId: string, scopes: string[], expiresIn?: number) {
     const app = await this.getApp(em, clientId);
+    if (app.status === 'suspended') throw new Conflict(`app ${clientId} is suspended; resume it before minting service tokens`);
     if (!app.allowServiceTokens) {
       throw new Forbidden(`service tokens are not allowed for app ${clientId}; a tenant admin can enable governance.allow_service_tokens`);
     }
     const approved = new Set(app.approvedScopes);
     const outside = scopes.filter((s) => !approved.has(s));
     if (outside.length) throw new InvalidScope(`body.scopes are not approved for this app: ${outside.join(', ')}`);
+    await this.scopes.assertAvailable(app.tenantId, scopes, 'body.scopes');
     const ttl = expiresIn ?? Math.min(this.config.tokens.serviceTtl, app.serviceTokenMaxTtl);
     if (ttl > app.serviceTokenMaxTtl) {
       throw InvalidRequest.field('body.expires_in', `must be at most ${app.serviceTokenMaxTtl} (governance.service_token_max_ttl)`);

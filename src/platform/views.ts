@@ -14,6 +14,9 @@ export function appView(app: App) {
     requested_scopes: app.approvedScopes,
     token_endpoint_auth_method: app.tokenEndpointAuthMethod,
     governance: governanceOf(app),
+    status: app.status as 'active' | 'suspended',
+    suspended_at: isoSeconds(app.suspendedAt),
+    suspended_reason: app.suspendedReason ?? null,
     created_at: isoSeconds(app.createdAt),
     updated_at: isoSeconds(app.updatedAt),
   };

@@ -67,6 +67,16 @@ export class TenancyService {
     });
   }
 
+  /** A tenant by id, for an operator's route that names one. */
+  async tenant(em: EntityManager, id: string): Promise<Tenant | null> {
+    return em.findOne(Tenant, { id });
+  }
+
+  /** A tenant by slug, for the CLI. */
+  async tenantBySlug(em: EntityManager, slug: string): Promise<Tenant | null> {
+    return em.findOne(Tenant, { slug });
+  }
+
   /** A tenant's user by email, for minting tokens from the CLI (no tenant context exists yet there). */
   async findTenantUser(em: EntityManager, slug: string, email: string): Promise<{ tenant: Tenant; user: User }> {
     const tenant = await em.findOne(Tenant, { slug });

@@ -4,6 +4,9 @@
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Clock } from '../clock.js';
 import type { DeliveryStore, DeliveryTarget, Success } from './delivery-store.js';
+import type { Logger } from '../observability/log.js';
+import type { RecoveryLedger } from './recoveries.js';
+import type { Throttle } from './throttle.js';
 import type { FailedAttempt, FailureRecorder } from './failures.js';
 import { DeliveryError, type WebhookHttpClient } from './http.js';
 import type { SigningSecrets } from './secrets.js';
@@ -21,7 +24,11 @@ function hostOf(url: string): string {
   }
 }
 
-export type AttemptOutcome = 'succeeded' | 'retrying' | 'failed' | 'skipped';
+/**
+ * `held`: its app is suspended; `deferred`: its throttled subscription's slot for it is later, when it is sent
+ * (throttle.ts); `skipped`: nothing to send (already sent, or gone).
+ */
+export type AttemptOutcome = 'succeeded' | 'retrying' | 'failed' | 'held' | 'deferred' | 'skipped';
 
 export class DeliveryEngine {
   constructor(
@@ -31,11 +38,17 @@ export class DeliveryEngine {
     private readonly http: WebhookHttpClient,
     private readonly clock: Clock,
     private readonly telemetry: DeliveryTelemetry,
+    private readonly recoveries: RecoveryLedger,
+    private readonly throttle: Throttle,
+    private readonly log: Logger,
   ) {}
 
-  /** The next attempt of one delivery: a retry, a redelivery or a test send (its own keyed job). */
-  async attempt(deliveryId: string, tenantId?: string): Promise<AttemptOutcome> {
-    const [outcome] = await this.attemptAll([deliveryId], tenantId, false);
+  /**
+   * The next attempt of one delivery: a retry, a redelivery, a test send or a recovery (its own keyed job); `slot`:
+   * the send time its throttled subscription reserved for it (throttle.ts), not to be reserved again.
+   */
+  async attempt(deliveryId: string, tenantId?: string, slot?: Date): Promise<AttemptOutcome> {
+    const [outcome] = await this.attemptAll([deliveryId], tenantId, false, slot);
     return outcome ?? 'skipped';
   }
 
@@ -48,19 +61,50 @@ export class DeliveryEngine {
     return this.attemptAll(deliveryIds, tenantId, true);
   }
 
+  /**
+   * A resumed app's held deliveries to one subscription, one after the other, in the order given (the order they
+   * were held in). Run again after a crash, it skips what was sent and goes on in order.
+   */
+  async release(deliveryIds: string[], tenantId?: string): Promise<AttemptOutcome[]> {
+    const outcomes: AttemptOutcome[] = [];
+    for (const id of deliveryIds) outcomes.push(await this.attempt(id, tenantId));
+    return outcomes;
+  }
+
+  /** Stops what the engine keeps in memory: the throttle's armed timers. */
+  stop(): void {
+    this.throttle.stop();
+  }
+
   /** `tenantId`: the deliveries' tenant, when the job names it (DeliveryJob). */
-  private async attemptAll(deliveryIds: string[], tenantId: string | undefined, firstAttemptsOnly: boolean): Promise<AttemptOutcome[]> {
+  private async attemptAll(deliveryIds: string[], tenantId: string | undefined, firstAttemptsOnly: boolean, slot?: Date): Promise<AttemptOutcome[]> {
     const targets = await this.store.targets(deliveryIds, tenantId, firstAttemptsOnly);
     const disabled = targets.filter((target) => !target.enabled);
     await this.store.failDisabled(disabled);
-    const enabled = targets.filter((target) => target.enabled);
-    const deadline = this.http.deadline(enabled.length);
-    const sent = await Promise.all(enabled.map((target) => this.send(target, deadline)));
+    const held = await this.store.hold(targets.filter((target) => target.enabled && target.held_since !== null));
+    const { now, later } = await this.throttle.pace(targets.filter((target) => target.enabled && !held.has(target.id)), slot, (target, at) => this.sendAtSlot(target, at));
+    const deadline = this.http.deadline(now.length);
+    const sent = await Promise.all(now.map((target) => this.send(target, deadline)));
     const succeeded = sent.filter((result): result is Success => 'responseStatus' in result);
     await this.store.recordSuccesses(succeeded);
     this.telemetry.succeeded(succeeded);
     const failed = await Promise.all(sent.filter((result): result is FailedAttempt => 'error' in result).map((failure) => this.recordFailure(failure)));
-    return [...disabled.map(() => 'failed' as const), ...succeeded.map(() => 'succeeded' as const), ...failed];
+    // The recover requests these attempts counted toward (a disabled subscription's delivery ends failed, unsent).
+    await this.recoveries.settle([...disabled, ...now].filter((target) => target.recovery_id));
+    return [
+      ...disabled.map(() => 'failed' as const),
+      ...[...held].map(() => 'held' as const),
+      ...later.map(() => 'deferred' as const),
+      ...succeeded.map(() => 'succeeded' as const),
+      ...failed,
+    ];
+  }
+
+  /** A throttled delivery's timer: its attempt at its slot; a fault leaves it to the slot's safety job. */
+  private sendAtSlot(target: DeliveryTarget, slot: Date): void {
+    this.attemptAll([target.id], target.tenant_id, false, slot).catch((error: unknown) =>
+      this.log.warn({ err: error, tenant_id: target.tenant_id, webhook_id: target.webhook_id, delivery_id: target.id }, 'throttled webhook attempt failed; its safety job sends it'),
+    );
   }
 
   private async recordFailure(failure: FailedAttempt): Promise<'retrying' | 'failed'> {

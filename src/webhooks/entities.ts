@@ -16,15 +16,23 @@ export const WebhookSubscription = defineEntity({
     secretSealed: p.text().hidden(),
     previousSecretSealed: p.text().nullable(),
     previousSecretExpiresAt: p.datetime().nullable(),
-    /** Start of the current run of failures; cleared by a success. */
+    /** Start of the current run of failures; cleared by a success, and when held deliveries are released. */
     failingSince: p.datetime().nullable(),
+    /** Set while the owning app is suspended: deliveries are held, not attempted (README "App states"). */
+    heldSince: p.datetime().nullable(),
+    /**
+     * Deliveries per second at most, across every worker process; null: as fast as they come. (The throttle's state,
+     * `throttle_next_at`, is the delivery engine's alone: delivery-store.ts, not mapped here.)
+     */
+    rateLimit: p.integer().nullable(),
     createdAt: p.datetime(),
     updatedAt: p.datetime(),
   },
 });
 export type WebhookSubscription = InferEntity<typeof WebhookSubscription>;
 
-export type DeliveryStatus = 'queued' | 'retrying' | 'succeeded' | 'failed';
+/** `held`: its subscription's app is suspended; it is sent, in order, once the app is resumed. */
+export type DeliveryStatus = 'queued' | 'retrying' | 'succeeded' | 'failed' | 'held';
 
 export const WebhookDelivery = defineEntity({
   name: 'WebhookDelivery',
@@ -45,11 +53,35 @@ export const WebhookDelivery = defineEntity({
     responseStatus: p.integer().nullable(),
     latencyMs: p.integer().nullable(),
     error: p.text().nullable(),
+    /** The recover request its next attempt counts toward; cleared by that attempt. */
+    recoveryId: p.string().nullable(),
     createdAt: p.datetime(),
     updatedAt: p.datetime(),
   },
 });
 export type WebhookDelivery = InferEntity<typeof WebhookDelivery>;
+
+/** A recover request: resends of a subscription's failed and retrying deliveries of a window, once each. */
+export const WebhookRecovery = defineEntity({
+  name: 'WebhookRecovery',
+  tableName: 'webhook_recoveries',
+  properties: {
+    id: p.string().primary(),
+    tenantId: p.string(),
+    webhookId: p.string(),
+    since: p.datetime(),
+    until: p.datetime(),
+    /** How many deliveries it resends; `remaining` of them have not had their new attempt yet. */
+    deliveries: p.integer(),
+    remaining: p.integer(),
+    succeeded: p.integer(),
+    failed: p.integer(),
+    requestedBy: p.string(),
+    createdAt: p.datetime(),
+    completedAt: p.datetime().nullable(),
+  },
+});
+export type WebhookRecovery = InferEntity<typeof WebhookRecovery>;
 
 export const WebhookAttempt = defineEntity({
   name: 'WebhookAttempt',

@@ -7,7 +7,8 @@ import type { Clock } from '../clock.js';
 import { newId } from '../ids.js';
 import { WebhookAttempt, WebhookDelivery } from './entities.js';
 import type { OutboundResponse } from './http.js';
-import { enqueueDeliveries } from './outbox.js';
+import type { EventData } from './event-schemas.js';
+import { enqueueDeliveries, type EventOutbox } from './outbox.js';
 import type { RetryPolicy } from './retry-policy.js';
 
 export interface FailedAttempt {
@@ -36,6 +37,7 @@ export class FailureRecorder {
     private readonly orm: MikroORM,
     private readonly retries: RetryPolicy,
     private readonly audit: AuditService,
+    private readonly events: EventOutbox,
     /** Seconds of nothing but failures after which a subscription is disabled. */
     private readonly disableAfter: number,
     private readonly clock: Clock,
@@ -44,7 +46,9 @@ export class FailureRecorder {
   async record(failure: FailedAttempt): Promise<RecordedFailure> {
     return this.orm.em.fork().transactional(async (tx) => {
       const now = new Date(this.clock.now());
-      const row = await tx.findOneOrFail(WebhookDelivery, { id: failure.deliveryId }, { filters: false });
+      const row = await tx.findOne(WebhookDelivery, { id: failure.deliveryId, tenantId: failure.tenantId }, { filters: false });
+      // Its subscription was deleted (or its app) while the attempt was under way: nothing is left to record.
+      if (!row) return { outcome: 'failed' as const, attempt: 0, eventId: '', nextAttemptAt: null, disabledReason: null };
       row.attempts += 1;
       row.lastAttemptAt = failure.attemptedAt;
       row.responseStatus = failure.response?.status ?? null;
@@ -86,8 +90,8 @@ export class FailureRecorder {
   private async disabledBy(em: EntityManager, failure: FailedAttempt, now: Date): Promise<string | null | undefined> {
     // Atomic bookkeeping, no row lock held: concurrent attempts see one start of the failure run.
     const [state] = await em.execute<Array<{ failing_since: Date; enabled: boolean }>>(
-      'update webhook_subscriptions set failing_since = coalesce(failing_since, ?) where id = ? returning failing_since, enabled',
-      [failure.attemptedAt, failure.webhookId],
+      'update webhook_subscriptions set failing_since = coalesce(failing_since, ?) where id = ? and tenant_id = ? returning failing_since, enabled',
+      [failure.attemptedAt, failure.webhookId, failure.tenantId],
     );
     if (!state?.enabled) return null;
     // 410 Gone: the receiver says the endpoint is gone for good (Svix, Standard Webhooks).
@@ -101,14 +105,19 @@ export class FailureRecorder {
     return (await this.disable(em, failure, reason, now)) ? reason : null;
   }
 
-  /** Disables once (whoever gets there first writes the audit event); true if this call disabled it. */
+  /**
+   * Disables once (whoever gets there first writes the audit event and the operational event
+   * `webhook.endpoint.disabled`, for the tenant's subscriptions that chose it); true if this call disabled it.
+   */
   private async disable(em: EntityManager, failure: FailedAttempt, reason: string, now: Date): Promise<boolean> {
-    const changed: unknown[] = await em.execute(
-      'update webhook_subscriptions set enabled = false, disabled_reason = ?, updated_at = ? where id = ? and enabled returning id',
-      [reason, now, failure.webhookId],
+    const changed = await em.execute<Array<{ owner_client_id: string | null }>>(
+      'update webhook_subscriptions set enabled = false, disabled_reason = ?, updated_at = ? where id = ? and tenant_id = ? and enabled returning owner_client_id',
+      [reason, now, failure.webhookId, failure.tenantId],
     );
     if (!changed.length) return false;
     this.audit.record(em, { tenantId: failure.tenantId, actor: 'system', action: 'webhook.disabled', targetType: 'webhook', targetId: failure.webhookId, details: { reason } });
+    const data = { webhook_id: failure.webhookId, owner_client_id: changed[0]!.owner_client_id, reason, disabled_at: now.toISOString() } satisfies EventData<'webhook.endpoint.disabled'>;
+    await this.events.record(em, failure.tenantId, 'webhook.endpoint.disabled', data);
     return true;
   }
 }

@@ -34,7 +34,7 @@ export function addWebhookTypes(): void {
       id: t.exposeID('id'),
       eventId: t.exposeString('eventId'),
       eventType: t.exposeString('eventType'),
-      status: t.exposeString('status', { description: 'queued, retrying, succeeded or failed' }),
+      status: t.exposeString('status', { description: 'queued, retrying, succeeded, failed or held (its app is suspended; sent in order once resumed)' }),
       attempts: t.exposeInt('attempts'),
       attemptedAt: t.expose('lastAttemptAt', { type: 'DateTime', nullable: true }),
       responseStatus: t.exposeInt('responseStatus', { nullable: true }),
@@ -51,6 +51,7 @@ export function addWebhookTypes(): void {
       events: t.exposeStringList('events'),
       enabled: t.exposeBoolean('enabled'),
       disabledReason: t.exposeString('disabledReason', { nullable: true }),
+      rateLimit: t.exposeInt('rateLimit', { nullable: true, description: 'Deliveries per second at most; null: no limit' }),
       createdAt: t.expose('createdAt', { type: 'DateTime' }),
       updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
       deliveries: t.field({
@@ -115,6 +116,7 @@ export function addWebhookTypes(): void {
       events: t.stringList({ required: true }),
       secret: t.string({ required: false }),
       enabled: t.boolean({ required: false }),
+      rateLimit: t.int({ required: false, description: 'Deliveries per second at most (1 to 1000)' }),
     }),
   });
 
@@ -124,8 +126,20 @@ export function addWebhookTypes(): void {
       events: t.stringList({ required: false }),
       secret: t.string({ required: false }),
       enabled: t.boolean({ required: false }),
+      rateLimit: t.int({ required: false, description: 'Deliveries per second at most (1 to 1000); null lifts the limit' }),
     }),
   });
+
+  const RecoverPayload = builder
+    .objectRef<{ recoveryId: string | null; deliveries: number | null; nextSince: Date | null; userErrors: UserError[] }>('RecoverWebhookPayload')
+    .implement({
+      fields: (t) => ({
+        recoveryId: t.exposeID('recoveryId', { nullable: true }),
+        deliveries: t.exposeInt('deliveries', { nullable: true, description: 'How many deliveries are sent again' }),
+        nextSince: t.expose('nextSince', { type: 'DateTime', nullable: true, description: 'Set when more matched than one request resends: where to go on' }),
+        userErrors: t.field({ type: [UserErrorType], resolve: (p) => p.userErrors }),
+      }),
+    });
 
   builder.mutationFields((t) => ({
     createWebhook: t.field({
@@ -133,7 +147,8 @@ export function addWebhookTypes(): void {
       authScopes: WRITE,
       args: { input: t.arg({ type: CreateWebhookInput, required: true }) },
       resolve: async (_root, { input }, ctx) => {
-        const result = await asUserErrors(() => ctx.webhooks.create(ctx.em, ctx.principal, { ...defined(input), url: input.url, events: input.events }));
+        const { rateLimit, ...rest } = defined(input);
+        const result = await asUserErrors(() => ctx.webhooks.create(ctx.em, ctx.principal, { ...rest, rate_limit: rateLimit, url: input.url, events: input.events }));
         return { webhook: result.value?.subscription ?? null, secret: result.value?.secret ?? null, userErrors: result.userErrors };
       },
     }),
@@ -142,7 +157,10 @@ export function addWebhookTypes(): void {
       authScopes: WRITE,
       args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateWebhookInput, required: true }) },
       resolve: async (_root, { id, input }, ctx) => {
-        const result = await asUserErrors(() => ctx.webhooks.update(ctx.em, ctx.principal, String(id), defined(input)));
+        const { rateLimit, ...rest } = defined(input);
+        // An explicit null lifts the limit; an absent rateLimit leaves it.
+        const rate = input.rateLimit === null ? { rate_limit: null } : rateLimit === undefined ? {} : { rate_limit: rateLimit };
+        const result = await asUserErrors(() => ctx.webhooks.update(ctx.em, ctx.principal, String(id), { ...rest, ...rate }));
         return { webhook: result.value ?? null, secret: null, userErrors: result.userErrors };
       },
     }),
@@ -153,6 +171,16 @@ export function addWebhookTypes(): void {
       resolve: async (_root, { id }, ctx) => {
         const result = await asUserErrors(() => ctx.webhooks.remove(ctx.em, ctx.principal, String(id)));
         return { deletedId: result.userErrors.length ? null : String(id), userErrors: result.userErrors };
+      },
+    }),
+    recoverWebhook: t.field({
+      type: RecoverPayload,
+      authScopes: WRITE,
+      description: 'Sends again, once each, the deliveries that failed or are still retrying, created in [since, until) (at most 14 days)',
+      args: { id: t.arg.id({ required: true }), since: t.arg({ type: 'DateTime', required: true }), until: t.arg({ type: 'DateTime', required: false }) },
+      resolve: async (_root, { id, since, until }, ctx) => {
+        const result = await asUserErrors(() => ctx.webhooks.recover(ctx.em, ctx.principal, String(id), { since, until: until ?? undefined }));
+        return { recoveryId: result.value?.recovery.id ?? null, deliveries: result.value?.recovery.deliveries ?? null, nextSince: result.value?.nextSince ?? null, userErrors: result.userErrors };
       },
     }),
     sendTestWebhook: t.field({

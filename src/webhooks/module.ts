@@ -1,15 +1,19 @@
 // The webhooks module: subscriptions (REST and GraphQL), the event outbox other modules write their events to,
-// and the delivery engine its jobs run (where the process runs jobs).
+// the delivery engine its jobs run (where the process runs jobs), recover requests, and its part in an app's
+// lifecycle (held deliveries while the app is suspended; its subscriptions gone with it).
 import type { FeatureModule } from '../module.js';
+import { AppWebhooks } from './app-webhooks.js';
 import { DeliveryStore } from './delivery-store.js';
 import { DeliveryEngine } from './engine.js';
-import { DomainEvent, WebhookAttempt, WebhookDelivery, WebhookSubscription } from './entities.js';
+import { DomainEvent, WebhookAttempt, WebhookDelivery, WebhookRecovery, WebhookSubscription } from './entities.js';
 import { FailureRecorder } from './failures.js';
 import { addWebhookTypes } from './graphql.js';
 import { WebhookHttpClient } from './http.js';
 import { openapiWebhooks } from './openapi.js';
-import { DELIVER_TASK, DISPATCH_TASK, EventOutbox, type DeliveryJob } from './outbox.js';
+import { DELIVER_TASK, DISPATCH_TASK, EventOutbox, RELEASE_TASK, type DeliveryJob } from './outbox.js';
+import { RecoveryLedger } from './recoveries.js';
 import { RetryPolicy } from './retry-policy.js';
+import { Throttle } from './throttle.js';
 import { registerWebhookRoutes } from './routes.js';
 import { SigningSecrets } from './secrets.js';
 import { SubscriptionService } from './subscriptions.js';
@@ -24,7 +28,10 @@ declare module '../module.js' {
   }
 }
 
-const entities = [DomainEvent, WebhookSubscription, WebhookDelivery, WebhookAttempt];
+const entities = [DomainEvent, WebhookSubscription, WebhookDelivery, WebhookAttempt, WebhookRecovery];
+
+/** How often a process that runs jobs settles the recoveries a settle was missed for (a worker killed mid-way). */
+const SETTLE_OPEN_RECOVERIES_MS = 60_000;
 
 export const webhooksModule: FeatureModule = {
   name: 'webhooks',
@@ -32,30 +39,50 @@ export const webhooksModule: FeatureModule = {
   tenantOwned: entities,
   platformWide: [],
   graphql: addWebhookTypes,
-  create(core, { audit }) {
+  create(core, { audit, appLifecycle }) {
     const { config, clock } = core;
     const http = new WebhookHttpClient({ allowedNetworks: config.webhooks.allowedNetworks, timeoutMs: config.webhooks.timeoutMs, resolver: core.resolver });
     const secrets = new SigningSecrets(core.box);
-    const webhooks = new SubscriptionService(secrets, http, audit, config, clock);
-    const failures = new FailureRecorder(core.orm, new RetryPolicy(config.webhooks.retrySchedule, clock), audit, config.webhooks.disableAfter, clock);
+    const events = new EventOutbox(clock);
+    const recoveries = new RecoveryLedger(core.orm, events, audit, clock, core.logger);
+    const webhooks = new SubscriptionService(secrets, http, audit, recoveries, config, clock);
+    const failures = new FailureRecorder(core.orm, new RetryPolicy(config.webhooks.retrySchedule, clock), audit, events, config.webhooks.disableAfter, clock);
     const telemetry = new DeliveryTelemetry(core.logger, core.metrics, core.pool, clock);
-    const deliveries = new DeliveryEngine(new DeliveryStore(core.pool), failures, secrets, http, clock, telemetry);
+    const store = new DeliveryStore(core.pool);
+    const throttle = new Throttle(store, { pollIntervalMs: config.worker.pollInterval, attemptTimeoutMs: config.webhooks.timeoutMs }, core.logger);
+    const deliveries = new DeliveryEngine(store, failures, secrets, http, clock, telemetry, recoveries, throttle, core.logger);
+    appLifecycle.listen(new AppWebhooks(events, audit, core.logger));
+    const settleQuietly = () => void recoveries.settleOpen().catch((e) => core.logger.warn({ err: e }, 'settling open webhook recoveries failed'));
+    let timer: NodeJS.Timeout | undefined;
     return {
-      services: { events: new EventOutbox(clock), webhooks, deliveries },
+      services: { events, webhooks, deliveries },
       graphql: { webhooks },
       routes: (app) => registerWebhookRoutes(app, webhooks, core.tokens),
       openapi: { webhooks: openapiWebhooks() },
       jobs: {
         [DELIVER_TASK]: async (payload) => {
-          const { tenantId, deliveryId } = payload as DeliveryJob & { deliveryId: string };
-          await deliveries.attempt(deliveryId, tenantId);
+          const { tenantId, deliveryId, slot } = payload as DeliveryJob & { deliveryId: string; slot?: string };
+          await deliveries.attempt(deliveryId, tenantId, slot ? new Date(slot) : undefined);
         },
         [DISPATCH_TASK]: async (payload) => {
           const { tenantId, deliveryIds } = payload as DeliveryJob & { deliveryIds: string[] };
           await deliveries.dispatch(deliveryIds, tenantId);
         },
+        [RELEASE_TASK]: async (payload) => {
+          const { tenantId, deliveryIds } = payload as DeliveryJob & { deliveryIds: string[] };
+          await deliveries.release(deliveryIds, tenantId);
+        },
       },
-      stop: () => http.close(),
+      async start({ background }) {
+        if (!background || !core.runsJobs) return;
+        timer = setInterval(settleQuietly, SETTLE_OPEN_RECOVERIES_MS);
+        timer.unref();
+      },
+      stop: () => {
+        clearInterval(timer);
+        deliveries.stop();
+        return http.close();
+      },
     };
   },
 };

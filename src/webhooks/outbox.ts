@@ -13,6 +13,8 @@ import type { EventType } from './catalog.js';
 export const DELIVER_TASK = 'webhook-deliver';
 /** The first attempts of one event's deliveries, sent together (one job per event, not per delivery). */
 export const DISPATCH_TASK = 'webhook-dispatch';
+/** A resumed app's held deliveries to one subscription, sent one after the other in the order they were held. */
+export const RELEASE_TASK = 'webhook-release';
 
 /**
  * What a delivery job carries. Its deliveries are looked up by (id, tenant_id), the whole primary key: the planner
@@ -23,7 +25,8 @@ export const DISPATCH_TASK = 'webhook-dispatch';
 export interface DeliveryJob {
   tenantId?: string;
 }
-const MAX_JOB_ATTEMPTS = 25;
+
+export const MAX_JOB_ATTEMPTS = 25;
 
 /** An event about to be written: its id, time and payload are fixed once, so every delivery carries the same body. */
 export interface PendingEvent {
@@ -60,6 +63,18 @@ export async function enqueueDeliveries(em: EntityManager, tenantId: string, del
     `select graphile_worker.add_job(?, json_build_object('tenantId', ?::text, 'deliveryId', d), run_at := now() + make_interval(secs => ?::double precision / 1000), max_attempts := ?, job_key := d, job_key_mode := 'replace')
      from jsonb_array_elements_text(?::jsonb) as d`,
     [DELIVER_TASK, tenantId, delayMs, MAX_JOB_ATTEMPTS, JSON.stringify(deliveryIds)],
+  );
+}
+
+/**
+ * Queues the release of one subscription's held deliveries (its app resumed), inside the caller's transaction: one
+ * job that sends them one after the other, in the order given (the order they were held in).
+ */
+export async function enqueueRelease(em: EntityManager, tenantId: string, webhookId: string, deliveryIds: string[]): Promise<void> {
+  if (!deliveryIds.length) return;
+  await em.execute(
+    `select graphile_worker.add_job(?, json_build_object('tenantId', ?::text, 'webhookId', ?::text, 'deliveryIds', ?::jsonb), max_attempts := ?)`,
+    [RELEASE_TASK, tenantId, webhookId, JSON.stringify(deliveryIds), MAX_JOB_ATTEMPTS],
   );
 }
 

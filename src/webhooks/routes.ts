@@ -2,12 +2,13 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { InvalidRequest } from '../errors.js';
 import { authenticate, requireTenant } from '../http/auth.js';
 import { isoSeconds } from '../http/pagination.js';
-import { bearerSecurity as security, errorResponses as errors, NextCursor, Nullable, Pagination, Timestamp } from '../http/schemas.js';
+import { bearerSecurity as security, ErrorBody, errorResponses as errors, NextCursor, Nullable, Pagination, Timestamp } from '../http/schemas.js';
 import type { TokenService } from '../keys/tokens.js';
 import { EVENT_CATALOG, TEST_EVENT_DEFINITION, type DocumentedEvent } from './catalog.js';
-import type { DeliveryStatus, SubscriptionService, WebhookAttempt, WebhookDelivery, WebhookSubscription } from './subscriptions.js';
+import type { DeliveryStatus, SubscriptionService, WebhookAttempt, WebhookDelivery, WebhookRecovery, WebhookSubscription } from './subscriptions.js';
 
 const tags = ['Webhooks'];
 
@@ -17,6 +18,8 @@ const WebhookView = Type.Object({
   events: Type.Array(Type.String()),
   enabled: Type.Boolean(),
   disabled_reason: Nullable(Type.String()),
+  rate_limit: Type.Union([Type.Integer(), Type.Null()], { description: 'Deliveries per second at most; null: no limit' }),
+  held_since: Nullable(Timestamp),
   previous_secret_expires_at: Nullable(Timestamp),
   created_at: Timestamp,
   updated_at: Timestamp,
@@ -29,9 +32,22 @@ const WebhookBody = {
   events: Type.Array(Type.String({ maxLength: 100 }), { minItems: 1, maxItems: 50 }),
   secret: Type.String({ maxLength: 200, description: 'whsec_ + base64 of 24 to 64 random bytes; generated when absent' }),
   enabled: Type.Boolean(),
+  // One type list, not an anyOf: a refusal then says what is wrong in one sentence.
+  rate_limit: Type.Unsafe<number | null>({
+    type: ['integer', 'null'],
+    minimum: 1,
+    maximum: 1000,
+    description: 'Deliveries per second at most, across every worker (1 to 1000); null lifts the limit',
+  }),
 };
 const CreateBody = Type.Object(
-  { url: WebhookBody.url, events: WebhookBody.events, secret: Type.Optional(WebhookBody.secret), enabled: Type.Optional(WebhookBody.enabled) },
+  {
+    url: WebhookBody.url,
+    events: WebhookBody.events,
+    secret: Type.Optional(WebhookBody.secret),
+    enabled: Type.Optional(WebhookBody.enabled),
+    rate_limit: Type.Optional(WebhookBody.rate_limit),
+  },
   { additionalProperties: false },
 );
 const UpdateBody = Type.Object(
@@ -40,6 +56,7 @@ const UpdateBody = Type.Object(
     events: Type.Optional(WebhookBody.events),
     secret: Type.Optional(WebhookBody.secret),
     enabled: Type.Optional(WebhookBody.enabled),
+    rate_limit: Type.Optional(WebhookBody.rate_limit),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -47,11 +64,13 @@ const UpdateBody = Type.Object(
 const WebhookParams = Type.Object({ webhook_id: Type.String({ maxLength: 100 }) });
 const DeliveryParams = Type.Object({ webhook_id: Type.String({ maxLength: 100 }), delivery_id: Type.String({ maxLength: 100 }) });
 
+const DELIVERY_STATUSES = ['queued', 'retrying', 'succeeded', 'failed', 'held'];
+
 const DeliveryView = Type.Object({
   id: Type.String(),
   event_id: Type.String(),
   event_type: Type.String(),
-  status: Type.String({ enum: ['queued', 'retrying', 'succeeded', 'failed'] }),
+  status: Type.String({ enum: DELIVERY_STATUSES, description: 'held: the app that owns the subscription is suspended; it is sent, in order, once resumed' }),
   attempts: Type.Integer(),
   attempted_at: Nullable(Timestamp),
   response_status: Type.Union([Type.Integer(), Type.Null()]),
@@ -82,6 +101,64 @@ const documentedView = ({ type, description, schema, example }: DocumentedEvent)
 
 const Queued = Type.Object({ delivery_id: Type.String(), status: Type.Literal('queued') });
 
+const RecoverBody = Type.Object(
+  {
+    since: Type.String({ format: 'date-time', description: 'Deliveries created at or after this time' }),
+    until: Type.Optional(Type.String({ format: 'date-time', description: 'Deliveries created before this time; default now. At most 14 days after since' })),
+  },
+  { additionalProperties: false },
+);
+
+const RecoveryQueued = Type.Object({
+  recovery_id: Type.String(),
+  webhook_id: Type.String(),
+  since: Timestamp,
+  until: Timestamp,
+  deliveries: Type.Integer({ description: 'How many deliveries are sent again (at most 1000 a request)' }),
+  status: Type.String({ enum: ['in_progress', 'completed'] }),
+  /** When more deliveries matched than one request resends: the `since` of the next request. */
+  next_since: Nullable(Timestamp),
+});
+
+const RecoveryView = Type.Object({
+  id: Type.String(),
+  webhook_id: Type.String(),
+  since: Timestamp,
+  until: Timestamp,
+  deliveries: Type.Integer(),
+  remaining: Type.Integer({ description: 'Deliveries that have not had their new attempt yet' }),
+  succeeded: Type.Integer(),
+  failed: Type.Integer(),
+  status: Type.String({ enum: ['in_progress', 'completed'] }),
+  created_at: Timestamp,
+  completed_at: Nullable(Timestamp),
+});
+
+const RecoveryParams = Type.Object({ webhook_id: Type.String({ maxLength: 100 }), recovery_id: Type.String({ maxLength: 100 }) });
+
+/** A timestamp of a JSON body, validated as `date-time` by its schema (and a time JavaScript can hold). */
+function instant(value: string, field: string): Date {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) throw InvalidRequest.field(field, 'must be an ISO 8601 date and time');
+  return date;
+}
+
+function recoveryView(r: WebhookRecovery) {
+  return {
+    id: r.id,
+    webhook_id: r.webhookId,
+    since: isoSeconds(r.since),
+    until: isoSeconds(r.until),
+    deliveries: r.deliveries,
+    remaining: r.remaining,
+    succeeded: r.succeeded,
+    failed: r.failed,
+    status: r.completedAt ? ('completed' as const) : ('in_progress' as const),
+    created_at: isoSeconds(r.createdAt),
+    completed_at: isoSeconds(r.completedAt),
+  };
+}
+
 function webhookView(w: WebhookSubscription, now: Date) {
   return {
     id: w.id,
@@ -89,6 +166,8 @@ function webhookView(w: WebhookSubscription, now: Date) {
     events: w.events,
     enabled: w.enabled,
     disabled_reason: w.disabledReason ?? null,
+    rate_limit: w.rateLimit ?? null,
+    held_since: isoSeconds(w.heldSince),
     previous_secret_expires_at: w.previousSecretExpiresAt && w.previousSecretExpiresAt > now ? isoSeconds(w.previousSecretExpiresAt) : null,
     created_at: isoSeconds(w.createdAt),
     updated_at: isoSeconds(w.updatedAt),
@@ -212,7 +291,7 @@ export function registerWebhookRoutes(root: FastifyInstance, webhooks: Subscript
         security,
         summary: 'Review delivery attempts',
         params: WebhookParams,
-        querystring: Type.Object({ ...Pagination.properties, status: Type.Optional(Type.String({ enum: ['queued', 'retrying', 'succeeded', 'failed'] })) }, { additionalProperties: false }),
+        querystring: Type.Object({ ...Pagination.properties, status: Type.Optional(Type.String({ enum: DELIVERY_STATUSES })) }, { additionalProperties: false }),
         response: { 200: Type.Object({ deliveries: Type.Array(DeliveryView), next_cursor: NextCursor }), ...errors },
       },
     },
@@ -266,6 +345,51 @@ export function registerWebhookRoutes(root: FastifyInstance, webhooks: Subscript
       const delivery = await webhooks.redeliver(request.em, request.principal!, request.params.webhook_id, request.params.delivery_id);
       return reply.code(202).send({ delivery_id: delivery.id, status: 'queued' as const });
     },
+  );
+
+  app.post(
+    '/v1/webhooks/:webhook_id/recover',
+    {
+      preHandler,
+      schema: {
+        tags,
+        security,
+        summary: 'Recover failed deliveries',
+        description:
+          'Sends again, once each, every delivery of this webhook that failed or is still retrying and was created in [since, until): ' +
+          'new attempts of the same deliveries, with the same webhook-id. At most 14 days and 1000 deliveries a request (next_since says where to go on). ' +
+          'webhook.recover.completed is sent when each has had its attempt.',
+        params: WebhookParams,
+        body: RecoverBody,
+        response: { 202: RecoveryQueued, ...errors, 409: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const { since, until } = request.body;
+      const { recovery, nextSince } = await webhooks.recover(request.em, request.principal!, request.params.webhook_id, {
+        since: instant(since, 'body.since'),
+        until: until === undefined ? undefined : instant(until, 'body.until'),
+      });
+      const view = recoveryView(recovery);
+      return reply.code(202).send({
+        recovery_id: view.id,
+        webhook_id: view.webhook_id,
+        since: view.since,
+        until: view.until,
+        deliveries: view.deliveries,
+        status: view.status,
+        next_since: isoSeconds(nextSince),
+      });
+    },
+  );
+
+  app.get(
+    '/v1/webhooks/:webhook_id/recoveries/:recovery_id',
+    {
+      preHandler,
+      schema: { tags, security, summary: 'A recover request and its progress', params: RecoveryParams, response: { 200: RecoveryView, ...errors } },
+    },
+    async (request) => recoveryView(await webhooks.recovery(request.em, request.principal!, request.params.webhook_id, request.params.recovery_id)),
   );
 
   app.post(

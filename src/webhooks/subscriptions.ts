@@ -15,10 +15,11 @@ import { EVENT_CATALOG, eventDefinition, TEST_EVENT } from './catalog.js';
 import { WebhookAttempt, WebhookDelivery, WebhookSubscription, type DeliveryStatus } from './entities.js';
 import type { WebhookHttpClient } from './http.js';
 import { enqueueDeliveries, eventBody } from './outbox.js';
+import { MAX_RECOVER_WINDOW_DAYS, type RecoveryLedger, type RecoveryRequest } from './recoveries.js';
 import type { SigningSecrets } from './secrets.js';
 import { generateSecret, secretProblem } from './signing.js';
 
-export type { WebhookAttempt, WebhookDelivery, WebhookSubscription, DeliveryStatus } from './entities.js';
+export type { WebhookAttempt, WebhookDelivery, WebhookRecovery, WebhookSubscription, DeliveryStatus } from './entities.js';
 
 const SECRET_OVERLAP_MS = 24 * 3600 * 1000;
 
@@ -28,11 +29,23 @@ const SECRET_OVERLAP_MS = 24 * 3600 * 1000;
  */
 export const MAX_SUBSCRIPTIONS = 100;
 
+/** A subscription's rate_limit, in deliveries per second (the column's check says the same). */
+const MIN_RATE_LIMIT = 1;
+const MAX_RATE_LIMIT = 1000;
+
 export interface SubscriptionInput {
   url?: string;
   events?: string[];
   secret?: string;
   enabled?: boolean;
+  /** Deliveries per second at most; null lifts the limit. */
+  rate_limit?: number | null;
+}
+
+/** A recover request's window, as sent. */
+export interface RecoverWindow {
+  since: Date;
+  until?: Date;
 }
 
 type WebhookScope = 'webhooks:read' | 'webhooks:write';
@@ -46,6 +59,7 @@ export class SubscriptionService {
     private readonly secrets: SigningSecrets,
     private readonly http: WebhookHttpClient,
     private readonly audit: AuditService,
+    private readonly recoveries: RecoveryLedger,
     private readonly config: Config,
     private readonly clock: Clock,
   ) {}
@@ -108,6 +122,15 @@ export class SubscriptionService {
     return unique;
   }
 
+  /** REST's schema bounds it already; GraphQL's Int does not. */
+  private checkRateLimit(rate: number | null | undefined): number | null {
+    if (rate === undefined || rate === null) return null;
+    if (!Number.isInteger(rate) || rate < MIN_RATE_LIMIT || rate > MAX_RATE_LIMIT) {
+      throw InvalidRequest.field('body.rate_limit', `must be a whole number of deliveries per second from ${MIN_RATE_LIMIT} to ${MAX_RATE_LIMIT}, or null`);
+    }
+    return rate;
+  }
+
   private checkSecret(secret: string): string {
     const problem = secretProblem(secret);
     if (problem) throw InvalidRequest.field('body.secret', problem);
@@ -118,6 +141,7 @@ export class SubscriptionService {
     this.assertCan(principal, 'webhooks:write');
     const url = this.checkUrl(input.url);
     const events = this.checkEvents(principal, input.events);
+    this.checkRateLimit(input.rate_limit);
     const secret = input.secret !== undefined ? this.checkSecret(input.secret) : generateSecret();
     return em.transactional(async (tx) => {
       await this.assertRoomFor(tx, principal.tenantId!);
@@ -137,10 +161,12 @@ export class SubscriptionService {
         previousSecretSealed: null,
         previousSecretExpiresAt: null,
         failingSince: null,
+        heldSince: null,
+        rateLimit: this.checkRateLimit(input.rate_limit),
         createdAt: now,
         updatedAt: now,
       });
-      this.audit.record(tx, { tenantId: subscription.tenantId, actor: principal.subject, action: 'webhook.created', targetType: 'webhook', targetId: id, details: { url, events } });
+      this.audit.record(tx, { tenantId: subscription.tenantId, actor: principal.subject, action: 'webhook.created', targetType: 'webhook', targetId: id, details: { url, events, rate_limit: subscription.rateLimit } });
       // The secret is shown once: here, when Tessera generated it.
       return { subscription, secret: input.secret === undefined ? secret : undefined };
     });
@@ -202,6 +228,10 @@ export class SubscriptionService {
       if (input.enabled) subscription.failingSince = null;
       changed.push('enabled');
     }
+    if (input.rate_limit !== undefined) {
+      subscription.rateLimit = this.checkRateLimit(input.rate_limit);
+      changed.push('rate_limit');
+    }
     subscription.updatedAt = now;
     this.audit.record(em, { tenantId: subscription.tenantId, actor: principal.subject, action: 'webhook.updated', targetType: 'webhook', targetId: id, details: { changed } });
     await em.flush();
@@ -246,6 +276,27 @@ export class SubscriptionService {
     });
   }
 
+  /**
+   * Resends, once each, the subscription's deliveries that failed or are still retrying and were created in the
+   * window (recoveries.ts). The window is at most MAX_RECOVER_WINDOW_DAYS; a disabled subscription is enabled first.
+   */
+  async recover(em: EntityManager, principal: Principal, webhookId: string, window: RecoverWindow): Promise<RecoveryRequest> {
+    const subscription = await this.get(em, principal, webhookId, 'webhooks:write');
+    const until = window.until ?? this.now();
+    if (until.getTime() <= window.since.getTime()) throw InvalidRequest.field('body.until', 'must be after since');
+    if (until.getTime() - window.since.getTime() > MAX_RECOVER_WINDOW_DAYS * 86_400_000) {
+      throw InvalidRequest.field('body.since', `must be at most ${MAX_RECOVER_WINDOW_DAYS} days before until (default: now)`);
+    }
+    if (!subscription.enabled) throw new Conflict(`webhook ${webhookId} is disabled; enable it (PUT {"enabled": true}) before recovering its deliveries`);
+    return this.recoveries.request(em, subscription, principal.subject, window.since, until);
+  }
+
+  /** A recover request's progress. */
+  async recovery(em: EntityManager, principal: Principal, webhookId: string, recoveryId: string) {
+    const subscription = await this.get(em, principal, webhookId);
+    return this.recoveries.get(em, subscription.id, recoveryId);
+  }
+
   /** A synthetic `webhook.test` event, delivered like any other (signed, retried, logged). */
   async sendTest(em: EntityManager, principal: Principal, webhookId: string): Promise<WebhookDelivery> {
     this.assertCan(principal, 'webhooks:write');
@@ -267,6 +318,7 @@ export class SubscriptionService {
         responseStatus: null,
         latencyMs: null,
         error: null,
+        recoveryId: null,
         createdAt: now,
         updatedAt: now,
       });

@@ -6,7 +6,9 @@ import type { Clock } from '../../clock.js';
 import { forTenant } from '../../db/tenant.js';
 import { InvalidGrant, InvalidRequest, UnauthorizedClient, type TesseraError } from '../../errors.js';
 import { sha256 } from '../../ids.js';
+import type { ClientDirectory } from '../../platform/clients.js';
 import type { App } from '../../platform/service.js';
+import { redirectUriMatches } from '../authorize.js';
 import { AuthorizationCode } from '../entities.js';
 import { param, type Params } from '../params.js';
 import { equalSecrets } from '../secrets.js';
@@ -17,6 +19,7 @@ export class AuthorizationCodeGrant implements GrantHandler {
   constructor(
     private readonly orm: MikroORM,
     private readonly grants: GrantTokens,
+    private readonly clients: ClientDirectory,
     private readonly clock: Clock,
   ) {}
 
@@ -43,6 +46,8 @@ export class AuthorizationCodeGrant implements GrantHandler {
       }
       if (row.expiresAt.getTime() <= this.clock.now()) throw new InvalidGrant('authorization code has expired');
       if (row.redirectUri !== redirectUri) throw new InvalidGrant('redirect_uri does not match the authorization request');
+      // The app may have dropped the redirect URI since the code was issued (PATCH of the app).
+      if (!app.redirectUris.some((registered) => redirectUriMatches(registered, redirectUri))) throw new InvalidGrant('redirect_uri is no longer registered for this client');
       if (row.codeChallenge) {
         if (!verifier) throw new InvalidGrant('code_verifier is required: the authorization request had a code_challenge');
         if (!equalSecrets(s256(verifier), row.codeChallenge)) throw new InvalidGrant('code_verifier does not match the code_challenge');
@@ -50,8 +55,12 @@ export class AuthorizationCodeGrant implements GrantHandler {
         // PKCE downgrade (RFC 9700 section 4.8.2): a verifier for a request that had no challenge.
         throw new InvalidGrant('code_verifier was sent but the authorization request had no code_challenge');
       }
+      // Only what the app may still be issued: it may have lost scopes since the code was issued.
+      const allowed = await this.clients.allowedScopes(app);
+      const scopes = row.scopes.filter((s) => allowed.includes(s));
+      if (!scopes.length) throw new InvalidGrant('none of the scopes of this authorization is still allowed for this client');
       row.usedAt = new Date(this.clock.now());
-      return this.grants.issue(tx, app, row.grantId, row.userId, row.scopes);
+      return this.grants.issue(tx, app, row.grantId, row.userId, scopes, row.scopes);
     });
     if (refusal) throw refusal;
     return response!;

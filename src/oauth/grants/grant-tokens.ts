@@ -31,7 +31,11 @@ export interface GrantHandler {
 
 /** The scopes granted: all that are allowed when none are asked for, else exactly those asked, all allowed. */
 export function grantedScopes(requested: string[] | null, allowed: string[], limit: 'client' | 'grant' = 'client'): string[] {
-  if (requested === null) return allowed;
+  if (requested === null) {
+    // Everything the client or grant had may have been withdrawn since (PATCH of the app, the tenant's scopes).
+    if (!allowed.length) throw new InvalidScope(`no scope is allowed for this ${limit} any more`);
+    return allowed;
+  }
   if (requested.length === 0) throw new InvalidScope('scope must name at least one scope');
   const outside = requested.filter((s) => !allowed.includes(s));
   if (outside.length) throw new InvalidScope(`scope not allowed for this ${limit}: ${outside.join(' ')}`);

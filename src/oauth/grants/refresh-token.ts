@@ -6,6 +6,7 @@ import type { Clock } from '../../clock.js';
 import { forTenant } from '../../db/tenant.js';
 import { InvalidGrant, InvalidRequest, UnauthorizedClient, type TesseraError } from '../../errors.js';
 import { sha256 } from '../../ids.js';
+import type { ClientDirectory } from '../../platform/clients.js';
 import type { App } from '../../platform/service.js';
 import { Grant, RefreshToken } from '../entities.js';
 import { param, parseScope, type Params } from '../params.js';
@@ -15,6 +16,7 @@ export class RefreshTokenGrant implements GrantHandler {
   constructor(
     private readonly orm: MikroORM,
     private readonly grants: GrantTokens,
+    private readonly clients: ClientDirectory,
     private readonly clock: Clock,
   ) {}
 
@@ -39,7 +41,9 @@ export class RefreshTokenGrant implements GrantHandler {
       if (row.expiresAt.getTime() <= this.clock.now()) throw new InvalidGrant('refresh token has expired');
       // RFC 6749 section 6: a narrower scope applies to this access token only; an omitted scope means the scope
       // originally granted, which the new refresh token keeps.
-      const scopes = grantedScopes(parseScope(scope), grant.scopes, 'grant');
+      // Only what the app may still be issued: it may have lost scopes since the grant (README "App states").
+      const allowed = await this.clients.allowedScopes(app);
+      const scopes = grantedScopes(parseScope(scope), grant.scopes.filter((s) => allowed.includes(s)), 'grant');
       row.usedAt = new Date(this.clock.now());
       return this.grants.issue(tx, app, grant.id, grant.userId, scopes, grant.scopes);
     });
