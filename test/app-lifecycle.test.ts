@@ -68,7 +68,7 @@ async function liveApp(tenant: TenantFixture = acme, on: Pick<Harness, 'request'
 
   const governance = await h.request({ method: 'PATCH', url: `/v1/platform/apps/${clientId}/governance`, headers: bearer(tenant.adminToken), payload: { allow_service_tokens: true } });
   expect(governance.statusCode).toBe(200);
-  const minted = await h.request({ method: 'POST', url: `/v1/platform/apps/${clientId}/service-token`, headers: bearer(tenant.adminToken), payload: { scopes: ['webhooks:read'] } });
+  const minted = await h.request({ method: 'POST', url: `/v1/platform/apps/${clientId}/service-token`, headers: bearer(tenant.adminToken), payload: { scopes: ['incidents:read', 'webhooks:read'] } });
   expect(minted.statusCode, minted.body).toBe(201);
   return { clientId, secret, machine: machine.json().access_token, user: exchanged.json().access_token, refresh: exchanged.json().refresh_token, service: minted.json().token, serviceId: minted.json().id };
 }
@@ -83,12 +83,12 @@ async function standing(call: Call, app: LiveApp, tenantId = acme.tenantId) {
   return {
     machine: [await rest(app.machine), await graphql(app.machine)],
     user: [await rest(app.user), await graphql(app.user)],
-    service: await rest(app.service),
+    service: [await rest(app.service), await graphql(app.service)],
   };
 }
 
-const WORKING = { machine: [200, 200], user: [200, 200], service: 200 };
-const REFUSED = { machine: [401, 401], user: [401, 401], service: 401 };
+const WORKING = { machine: [200, 200], user: [200, 200], service: [200, 200] };
+const REFUSED = { machine: [401, 401], user: [401, 401], service: [401, 401] };
 
 const patchApp = (tenant: TenantFixture, clientId: string, payload: object) => h.request({ method: 'PATCH', url: `/v1/platform/apps/${clientId}`, headers: bearer(tenant.adminToken), payload });
 const post = (tenant: TenantFixture, path: string, payload?: object) => h.request({ method: 'POST', url: path, headers: bearer(tenant.adminToken), ...(payload ? { payload } : {}) });
@@ -182,6 +182,9 @@ describe('PATCH /v1/platform/apps/{client_id}', () => {
     expect(refreshed.json().scope).toBe('webhooks:read');
     const service = await h.request({ method: 'POST', url: `/v1/platform/apps/${app.clientId}/service-token`, headers: bearer(acme.adminToken), payload: { scopes: ['incidents:read'] } });
     expect(service.json()).toEqual({ error: 'invalid_scope', error_description: 'body.scopes are not approved for this app: incidents:read' });
+    // The service token minted with incidents:read before keeps webhooks:read only.
+    expect((await gql(h, { token: app.service }, acme.tenantId, { documentId: LIST })).statusCode).toBe(403);
+    expect((await h.request({ method: 'GET', url: '/v1/webhooks', headers: bearer(app.service) })).statusCode).toBe(200);
   });
 
   it('narrows grants at once: a grant the app lost issues nothing more', async () => {
