@@ -69,6 +69,10 @@ const schema = z
     RATE_LIMIT_TOKEN_PER_CLIENT: seconds(600),
     RATE_LIMIT_TOKEN_PER_IP: seconds(1200),
     RATE_LIMIT_LOGIN_PER_IP: seconds(30),
+    SANDBOX_RATE_LIMIT_TOKEN_PER_CLIENT: seconds(60),
+    SANDBOX_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+    SANDBOX_REMOVE_AFTER_DAYS: z.coerce.number().int().min(0).max(365).default(7),
+    SANDBOX_SWEEP_INTERVAL: z.coerce.number().int().min(1).max(86_400).default(300),
     WEBHOOK_TIMEOUT: seconds(15),
     WEBHOOK_RETRY_SCHEDULE: z
       .string()
@@ -83,6 +87,7 @@ const schema = z
     WORKER_CONCURRENCY: seconds(16),
     WORKER_HEARTBEAT_TIMEOUT: seconds(30),
     WORKER_POLL_INTERVAL: z.coerce.number().int().min(50).max(60_000).default(2000),
+    BUNDLE_RETIRE_WINDOW_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && !env.SECRETS_KEY) {
@@ -136,8 +141,13 @@ export interface Config {
     loginMaxFailures: number;
     loginLockout: number;
   };
-  /** Requests per minute. */
-  rateLimits: { tokenPerClient: number; tokenPerIp: number; loginPerIp: number };
+  /** Requests per minute; `sandboxTokenPerClient` is the token endpoint's limit for a client of a sandbox tenant. */
+  rateLimits: { tokenPerClient: number; tokenPerIp: number; loginPerIp: number; sandboxTokenPerClient: number };
+  /**
+   * Sandbox tenants: how long one lives unless asked otherwise (days), how long an expired one is kept, disabled,
+   * before it is removed (days), and how often a process that runs jobs sweeps them (seconds).
+   */
+  sandboxes: { ttlDays: number; removeAfterDays: number; sweepInterval: number };
   webhooks: {
     timeoutMs: number;
     /** Seconds to wait before each retry; its length is the number of retries. */
@@ -151,6 +161,8 @@ export interface Config {
   /** Jobs at once per process; seconds before a silent worker's jobs run again; ms between looks for jobs due later. */
   worker: { concurrency: number; heartbeatTimeout: number; pollInterval: number };
   keys: { rotationInterval: number; algorithm: 'RS256' | 'ES256'; jwksMaxAge: number };
+  /** Days within which an app's use of a bundle version refuses its retirement (and keeps it in the impact check). */
+  bundles: { retireWindowDays: number };
 }
 
 export class ConfigError extends Error {
@@ -213,7 +225,9 @@ export function parseConfig(source: Record<string, string | undefined> = process
       tokenPerClient: env.RATE_LIMIT_TOKEN_PER_CLIENT,
       tokenPerIp: env.RATE_LIMIT_TOKEN_PER_IP,
       loginPerIp: env.RATE_LIMIT_LOGIN_PER_IP,
+      sandboxTokenPerClient: env.SANDBOX_RATE_LIMIT_TOKEN_PER_CLIENT,
     },
+    sandboxes: { ttlDays: env.SANDBOX_TTL_DAYS, removeAfterDays: env.SANDBOX_REMOVE_AFTER_DAYS, sweepInterval: env.SANDBOX_SWEEP_INTERVAL },
     webhooks: {
       timeoutMs: env.WEBHOOK_TIMEOUT * 1000,
       retrySchedule: env.WEBHOOK_RETRY_SCHEDULE.split(',').map(Number),
@@ -223,5 +237,6 @@ export function parseConfig(source: Record<string, string | undefined> = process
     },
     worker: { concurrency: env.WORKER_CONCURRENCY, heartbeatTimeout: env.WORKER_HEARTBEAT_TIMEOUT, pollInterval: env.WORKER_POLL_INTERVAL },
     keys: { rotationInterval: env.KEY_ROTATION_INTERVAL, algorithm: env.KEY_ALGORITHM, jwksMaxAge: env.JWKS_MAX_AGE },
+    bundles: { retireWindowDays: env.BUNDLE_RETIRE_WINDOW_DAYS },
   };
 }

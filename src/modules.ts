@@ -11,10 +11,12 @@ import { keyEntities } from './keys/entities.js';
 import type { FeatureModule } from './module.js';
 import { oauthModule } from './oauth/module.js';
 import { platformModule } from './platform/module.js';
+import { requestsModule } from './requests/module.js';
+import { sandboxesModule } from './sandboxes/module.js';
 import { tenancyModule } from './tenancy/module.js';
 import { webhooksModule } from './webhooks/module.js';
 
-export const modules: FeatureModule[] = [auditModule, tenancyModule, platformModule, oauthModule, webhooksModule, incidentsModule, bundlesModule];
+export const modules: FeatureModule[] = [auditModule, tenancyModule, platformModule, oauthModule, webhooksModule, incidentsModule, bundlesModule, sandboxesModule, requestsModule];
 
 /** Every table the ORM maps: the signing keys' (platform-wide) and each module's. */
 export const dataModel: DataModel = {

@@ -109,8 +109,8 @@ describe('operations check', { timeout: 60_000 }, () => {
     const listed = JSON.parse(result.stdout) as Array<{ bundle: string; status: string }>;
     expect(listed).toEqual(
       expect.arrayContaining([
-        { bundle: 'incident-read', version: '2.0.0', operations: 2, status: 'ok' },
-        { bundle: 'incident-sync', version: '2.0.0', operations: 4, status: 'ok' },
+        { bundle: 'incident-read', version: '2.0.0', source: 'operations/', operations: 2, status: 'ok' },
+        { bundle: 'incident-sync', version: '2.0.0', source: 'operations/', operations: 4, status: 'ok' },
       ]),
     );
     // Every shipped bundle, each once, all ok.
@@ -296,8 +296,8 @@ describe('publish', { timeout: 60_000 }, () => {
       description: 'The incident-feed bundle',
       latest_version: '1.1.0',
       versions: [
-        { version: '1.0.0', published_at: expect.stringMatching(/Z$/), operations: 2 },
-        { version: '1.1.0', published_at: expect.stringMatching(/Z$/), operations: 1 },
+        { version: '1.0.0', status: 'published', published_at: expect.stringMatching(/Z$/), deprecated_at: null, retired_at: null, operations: 2 },
+        { version: '1.1.0', status: 'published', published_at: expect.stringMatching(/Z$/), deprecated_at: null, retired_at: null, operations: 1 },
       ],
     });
     const latest = await h.request({ method: 'GET', url: '/api/v1/platform/bundles/incident-feed', headers: bearer(operator) });
@@ -373,6 +373,8 @@ describe('manifest', { timeout: 60_000 }, () => {
   const expected = () => ({
     bundle: 'incident-read',
     version: '2.0.0',
+    status: 'published',
+    deprecated_at: null,
     apollo: {
       format: 'apollo-persisted-query-manifest',
       version: 1,
@@ -439,13 +441,13 @@ describe('operator REST', () => {
         name: 'incident-read',
         description: 'Read incidents: list with filters and pagination, and one incident with its notes, a page at a time',
         latest_version: '2.0.0',
-        versions: [{ version: '2.0.0', published_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/), operations: 2 }],
+        versions: [{ version: '2.0.0', status: 'published', published_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/), deprecated_at: null, retired_at: null, operations: 2 }],
       },
       {
         name: 'incident-sync',
         description: 'Keep incidents in sync with an external tool: create, update, close and add notes',
         latest_version: '2.0.0',
-        versions: [{ version: '2.0.0', published_at: expect.stringMatching(/Z$/), operations: 4 }],
+        versions: [{ version: '2.0.0', status: 'published', published_at: expect.stringMatching(/Z$/), deprecated_at: null, retired_at: null, operations: 4 }],
       },
     ]);
   });
@@ -484,7 +486,7 @@ describe('operator REST', () => {
     expect(first.statusCode).toBe(201);
     expect(first.json()).toEqual({
       client_id: p.clientId,
-      bundles: [{ bundle: 'incident-read', assigned_at: expect.stringMatching(/Z$/), assigned_by: 'operator' }],
+      bundles: [{ bundle: 'incident-read', track: 'latest', version: '2.0.0', status: 'published', assigned_at: expect.stringMatching(/Z$/), assigned_by: 'operator' }],
     });
     const again = await assign(p.clientId, 'incident-read');
     expect(again.statusCode).toBe(200);
@@ -542,7 +544,7 @@ describe('operator REST', () => {
 
     const mine = await h.request({ method: 'GET', url: `/api/v1/platform/apps/${own.clientId}/bundles`, headers: admin });
     expect(mine.statusCode).toBe(200);
-    expect(mine.json()).toEqual({ client_id: own.clientId, bundles: [{ bundle: 'incident-read', assigned_at: expect.stringMatching(/Z$/), assigned_by: 'operator' }] });
+    expect(mine.json()).toEqual({ client_id: own.clientId, bundles: [{ bundle: 'incident-read', track: 'latest', version: '2.0.0', status: 'published', assigned_at: expect.stringMatching(/Z$/), assigned_by: 'operator' }] });
     const theirs = await h.request({ method: 'GET', url: `/api/v1/platform/apps/${foreign.clientId}/bundles`, headers: admin });
     expect(theirs.statusCode).toBe(404);
     // Exactly the answer for an app that does not exist: nothing tells the admin it exists elsewhere.

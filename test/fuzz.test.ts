@@ -5,12 +5,15 @@
 //
 // Most requests are a valid one with a few parts spoilt (a field, a path id, a header), so that they get past
 // authentication and the schema to the code behind; the rest are anything at all.
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import type { HTTPMethods } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from './helpers/cli.js';
+import { loadBundles } from '../src/bundles/files.js';
+import { schema as getSchema } from '../src/modules.js';
 import { operationId, partner, publishShippedBundles, type Partner } from './helpers/graphql.js';
 import { bearer, startHarness, tokenRequest, type Harness, type RegisteredApp, type TenantFixture } from './helpers/harness.js';
 import { loggedApp, type LoggedApp } from './helpers/logged-app.js';
@@ -53,6 +56,12 @@ const NAMED_WITHOUT_METHOD: Route[] = [
   { method: 'GET', path: '/graphql' },
 ];
 
+/** operations/ of the fuzz's own bundle, `fuzz-feed` 1.0.0. */
+const FUZZ_FEED = mkdtempSync(join(tmpdir(), 'tessera-fuzz-feed-'));
+mkdirSync(join(FUZZ_FEED, 'fuzz-feed'));
+writeFileSync(join(FUZZ_FEED, 'fuzz-feed', 'bundle.json'), JSON.stringify({ name: 'fuzz-feed', description: 'Fuzzed releases', version: '1.0.0' }));
+writeFileSync(join(FUZZ_FEED, 'fuzz-feed', 'FuzzFeed.graphql'), 'query FuzzFeed { incidents(first: 1) { edges { node { id } } } }\n');
+
 const ROUTES = [...new Map([...readmeRoutes(), ...NAMED_WITHOUT_METHOD].map((route) => [key(route), route])).values()];
 
 const OPERATIONS = readdirSync(join(ROOT, 'operations')).flatMap((bundle) =>
@@ -84,6 +93,11 @@ interface Fixture {
   pausable: RegisteredApp;
   editable: RegisteredApp;
   recoveryId: string;
+  /**
+   * Integration requests: one to read, one of its own for each decision (each is decided once; the rest of the fuzz
+   * gets 409), and an approved sandbox request whose credentials are claimed once.
+   */
+  requests: { pending: string; approvable: string; deniable: string; sandbox: string };
   deliveryId: string;
   incidentId: string;
   challenge: string;
@@ -97,6 +111,9 @@ beforeAll(async () => {
   const acme = await h.tenant('acme');
   const globex = await h.tenant('globex');
   await publishShippedBundles(h);
+  // A bundle of its own for the routes that deprecate and retire a version, so that the shipped ones stay served.
+  const { bundles: feed } = loadBundles(getSchema(), FUZZ_FEED);
+  await h.runtime.services.bundles.publish(feed, 'operator');
   const sync = await partner(h, acme, ['incident-read', 'incident-sync', 'incident-webhooks'], ['incidents:read', 'incidents:write', 'webhooks:read', 'webhooks:write']);
   const machine = await h.registerApp(acme);
   const code = await registerCodeApp(h, acme);
@@ -111,6 +128,15 @@ beforeAll(async () => {
   const pausable = await h.registerApp(acme);
   const editable = await registerCodeApp(h, acme);
   const recovery = (await h.request({ method: 'POST', url: `/v1/webhooks/${webhook.id}/recover`, headers: admin, payload: { since: '2026-01-01T00:00:00Z', until: '2026-01-10T00:00:00Z' } })).json();
+  const fileRequest = async (payload: object) => (await h.request({ method: 'POST', url: '/v1/platform/integration-requests', headers: admin, payload })).json().id as string;
+  const requests = {
+    pending: await fileRequest({ kind: 'bundle', justification: 'Fuzz reads', bundle: 'incident-read', client_id: machine.client_id }),
+    approvable: await fileRequest({ kind: 'platform_access', justification: 'Fuzz approves', capability: 'automations' }),
+    deniable: await fileRequest({ kind: 'federation', justification: 'Fuzz denies', protocol: 'saml', domain: 'acme.example' }),
+    sandbox: await fileRequest({ kind: 'sandbox', justification: 'Fuzz claims', name: 'Fuzz sandbox' }),
+  };
+  const approvedSandbox = await h.request({ method: 'POST', url: `/api/v1/platform/integration-requests/${requests.sandbox}/approve`, headers: bearer(await h.operatorToken()) });
+  expect(approvedSandbox.statusCode, approvedSandbox.body).toBe(200);
   const incident = await h.request({
     method: 'POST',
     url: '/graphql',
@@ -142,6 +168,7 @@ beforeAll(async () => {
     pausable,
     editable,
     recoveryId: recovery.recovery_id,
+    requests,
     deliveryId: delivery.delivery_id,
     incidentId: incident.json().data.createIncident.incident.id,
     challenge,
@@ -156,6 +183,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await app?.close();
   await h?.close();
+  rmSync(FUZZ_FEED, { recursive: true, force: true });
 });
 
 const CODE_REDIRECT = 'https://integrator.example/callback';
@@ -309,6 +337,11 @@ function shapes(): Record<string, Shape> {
     'GET /api/v1/platform/apps/{client_id}/bundles': { auth: [...operator, ...admin], ids: clients },
     'GET /api/v1/platform/operation-stats': { auth: operator, query: [{ client_id: f.sync.clientId }] },
     'GET /api/v1/platform/bundles': { auth: operator },
+    'POST /api/v1/platform/bundles/{bundle}/versions/{version}/deprecate': { auth: operator, ids: { bundle: ['fuzz-feed'], version: ['1.0.0'] } },
+    'POST /api/v1/platform/bundles/{bundle}/versions/{version}/retire': { auth: operator, ids: { bundle: ['fuzz-feed'], version: ['1.0.0'] }, json: [{ force: true }, {}] },
+    'GET /api/v1/platform/bundles/{bundle}/versions/{version}/usage': { auth: operator, ids: { bundle: ['incident-read', 'fuzz-feed'], version: ['2.0.0', '1.0.0'] } },
+    'GET /v1/platform/apps/{client_id}/operations': { auth: [...partner, ...admin], ids: { client_id: [f.sync.clientId] } },
+    'GET /v1/platform/apps/{client_id}/operations/schema': { auth: [...partner, ...admin], ids: { client_id: [f.sync.clientId] } },
     'GET /api/v1/platform/bundles/{bundle}': { auth: operator, ids: bundle },
     'GET /api/v1/platform/bundles/{bundle}/manifest': { auth: operator, ids: bundle, query: [{ version: '1.0.0' }] },
     'POST /v1/webhooks': {
@@ -324,6 +357,26 @@ function shapes(): Record<string, Shape> {
     'POST /v1/webhooks/{id}/deliveries/{delivery_id}/redeliver': { auth: admin, ids: webhook },
     'POST /v1/webhooks/{id}/test': { auth: admin, ids: webhook },
     'GET /v1/webhooks/event-types': { auth: partner },
+    'POST /v1/platform/integration-requests': {
+      auth: [...admin, ...partner],
+      json: [
+        { kind: 'bundle', justification: 'Fuzzed', bundle: 'incident-sync', client_id: f.machine.client_id },
+        { kind: 'bundle', justification: 'Fuzzed', bundle: 'incident-webhooks' },
+        { kind: 'scopes', justification: 'Fuzzed', scopes: ['incidents:write'] },
+        { kind: 'federation', justification: 'Fuzzed', protocol: 'oidc', domain: 'sso.acme.example' },
+        { kind: 'sandbox', justification: 'Fuzzed', name: 'Fuzzed sandbox', slug: 'fuzzed-sandbox', admin_email: 'fuzz@acme.test' },
+        { kind: 'platform_access', justification: 'Fuzzed', capability: 'agents' },
+      ],
+    },
+    'GET /v1/platform/integration-requests': { auth: [...admin, ...partner], query: [{ status: 'pending', limit: '5', cursor: 'bm90IGEgY3Vyc29y' }] },
+    'GET /v1/platform/integration-requests/{id}': { auth: admin, ids: { id: [f.requests.pending, f.requests.sandbox] } },
+    'POST /v1/platform/integration-requests/{id}/sandbox-credentials': { auth: admin, ids: { id: [f.requests.sandbox] } },
+    'GET /api/v1/platform/integration-requests': { auth: operator, query: [{ status: 'pending', tenant_id: f.acme.tenantId, limit: '5' }] },
+    'GET /api/v1/platform/integration-requests/{id}': { auth: operator, ids: { id: [f.requests.pending] } },
+    'POST /api/v1/platform/integration-requests/{id}/approve': { auth: operator, ids: { id: [f.requests.approvable] }, json: [{ note: 'Fuzz approved' }] },
+    'POST /api/v1/platform/integration-requests/{id}/deny': { auth: operator, ids: { id: [f.requests.deniable] }, json: [{ note: 'Fuzz denied' }] },
+    'POST /api/v1/platform/sandboxes': { auth: operator, json: [{ name: 'Fuzz lab', admin_email: 'lab@fuzz.test', ttl_days: 3 }] },
+    'GET /api/v1/platform/sandboxes': { auth: operator, query: [{ limit: '5', parent_tenant_id: f.acme.tenantId }] },
     'GET /metrics': { auth: [`Bearer ${METRICS_TOKEN}`] },
   };
 }

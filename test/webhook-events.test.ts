@@ -19,7 +19,7 @@ let app: Partner;
 let catalog: EventCatalog;
 
 const INCIDENT_EVENTS = ['incident.created', 'incident.updated', 'incident.closed'];
-const OPERATIONAL_EVENTS = ['webhook.endpoint.disabled', 'webhook.deliveries.held', 'webhook.deliveries.released', 'webhook.recover.completed'];
+const OPERATIONAL_EVENTS = ['webhook.endpoint.disabled', 'webhook.deliveries.held', 'webhook.deliveries.released', 'webhook.recover.completed', 'integration_request.decided'];
 
 const op = (name: string) => `sha256:${operationId('incident-sync', name)}`;
 
@@ -63,6 +63,7 @@ describe('the published catalog', () => {
       ['webhook.deliveries.held', 'platform:admin'],
       ['webhook.deliveries.released', 'platform:admin'],
       ['webhook.recover.completed', 'platform:admin'],
+      ['integration_request.decided', 'platform:admin'],
     ]);
     expect(catalog.published.event_types.map((e) => e.type)).toEqual([...EVENT_TYPES]);
     expect(catalog.published.test_event).toMatchObject({ type: TEST_EVENT, description: expect.any(String) });

@@ -55,7 +55,7 @@ describe('subscriptions', () => {
   });
 
   it.each([
-    [{ url: 'https://integrator.example/hook', events: ['incident.exploded'] }, 400, 'body.events names unknown events: incident.exploded (known: incident.created, incident.updated, incident.closed, webhook.endpoint.disabled, webhook.deliveries.held, webhook.deliveries.released, webhook.recover.completed)'],
+    [{ url: 'https://integrator.example/hook', events: ['incident.exploded'] }, 400, 'body.events names unknown events: incident.exploded (known: incident.created, incident.updated, incident.closed, webhook.endpoint.disabled, webhook.deliveries.held, webhook.deliveries.released, webhook.recover.completed, integration_request.decided)'],
     [{ url: 'http://integrator.example/hook', events: ['incident.created'] }, 400, 'body.url must use https; http is not allowed for integrator.example'],
     [{ url: 'https://user:pw@integrator.example/hook', events: ['incident.created'] }, 400, 'body.url must not contain credentials'],
     [{ url: 'ftp://integrator.example/hook', events: ['incident.created'] }, 400, 'body.url must use https'],

@@ -1,6 +1,9 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 
-/** A published version of an operation bundle; never changed once published. */
+/** published -> deprecated (still served, flagged to the apps that hold it) -> retired (answers as unknown). */
+export type VersionStatus = 'published' | 'deprecated' | 'retired';
+
+/** A published version of an operation bundle; its operations never change once published, only its status. */
 export const BundleVersion = defineEntity({
   name: 'BundleVersion',
   tableName: 'bundle_versions',
@@ -13,6 +16,9 @@ export const BundleVersion = defineEntity({
     contentHash: p.string(),
     publishedAt: p.datetime(),
     publishedBy: p.string(),
+    status: p.string().$type<VersionStatus>().default('published'),
+    deprecatedAt: p.datetime().nullable(),
+    retiredAt: p.datetime().nullable(),
   },
 });
 export type BundleVersion = InferEntity<typeof BundleVersion>;
@@ -35,12 +41,17 @@ export const BundleOperation = defineEntity({
 });
 export type BundleOperation = InferEntity<typeof BundleOperation>;
 
+/** An app's hold on a bundle: the channel (`latest`, the newest version not retired) or a pinned version. */
+export const LATEST = 'latest';
+
 export const AppBundle = defineEntity({
   name: 'AppBundle',
   tableName: 'app_bundles',
   properties: {
     appId: p.string().primary(),
     bundle: p.string().primary(),
+    /** `latest`, or a version (`1.2.0`) the app stays on whatever is published after it. */
+    track: p.string().primary(),
     tenantId: p.string(),
     assignedAt: p.datetime(),
     assignedBy: p.string(),
@@ -63,3 +74,17 @@ export const OperationStat = defineEntity({
   },
 });
 export type OperationStat = InferEntity<typeof OperationStat>;
+
+/** When an app last ran an operation it holds through a version, and how often: what a retirement is checked against. */
+export const BundleVersionUsage = defineEntity({
+  name: 'BundleVersionUsage',
+  tableName: 'bundle_version_usage',
+  properties: {
+    appId: p.string().primary(),
+    versionId: p.string().primary(),
+    tenantId: p.string(),
+    calls: p.bigint('number'),
+    lastUsedAt: p.datetime(),
+  },
+});
+export type BundleVersionUsage = InferEntity<typeof BundleVersionUsage>;

@@ -3,9 +3,10 @@
 // per-app call statistics.
 import type { PersistedOperationSource } from '../graphql/persisted.js';
 import type { FeatureModule } from '../module.js';
-import { AppBundle, BundleOperation, BundleVersion, OperationStat } from './entities.js';
+import { AppBundle, BundleOperation, BundleVersion, BundleVersionUsage, OperationStat } from './entities.js';
 import { BundleRegistry, BUNDLES_CHANNEL } from './registry.js';
 import { BundleReleases } from './releases.js';
+import { registerPartnerRoutes } from './partner-routes.js';
 import { registerBundleRoutes } from './routes.js';
 import { OperationStats } from './stats.js';
 
@@ -23,16 +24,16 @@ const STATS_FLUSH_MS = 5_000;
 
 export const bundlesModule: FeatureModule = {
   name: 'bundles',
-  entities: [BundleVersion, BundleOperation, AppBundle, OperationStat],
+  entities: [BundleVersion, BundleOperation, AppBundle, OperationStat, BundleVersionUsage],
   // Assignments and call counts are an app's, so its tenant's; the registry and the operator's routes read them
   // across tenants, and say so (`filters: false`).
-  tenantOwned: [AppBundle, OperationStat],
+  tenantOwned: [AppBundle, OperationStat, BundleVersionUsage],
   // The curated bundles themselves are the operator's, shared by every tenant.
   platformWide: [BundleVersion, BundleOperation],
   create(core, { audit, clients, appLifecycle }) {
     const registry = new BundleRegistry(core.orm, core.schema, core.logger);
     const stats = new OperationStats(core.orm, core.clock, core.metrics);
-    const releases = new BundleReleases(core.orm, registry, audit, core.clock);
+    const releases = new BundleReleases(core.orm, registry, audit, clients, core.clock, core.config.bundles.retireWindowDays, () => stats.flush());
     appLifecycle.listen({
       deleted: async (em, { app }) => {
         stats.forgetApp(app.id);
@@ -41,14 +42,18 @@ export const bundlesModule: FeatureModule = {
     });
     const persistedOperations: PersistedOperationSource = {
       lookup: (appId, operationId) => registry.lookup(appId, operationId),
+      deprecatedAt: (appId, operationId) => registry.holding(appId, operationId)?.deprecatedAt ?? null,
       onLoad: (listener) => registry.onLoad(listener),
-      recordCall: (...call) => stats.recordCall(...call),
+      recordCall: (appId, tenantId, operation, ms, failed) => stats.recordCall(appId, tenantId, operation, ms, failed, registry.holding(appId, operation.id)?.versionId),
     };
     const flushQuietly = () => stats.flush().catch((e) => core.logger.warn({ err: e }, 'operation stats flush failed'));
     let timer: NodeJS.Timeout | undefined;
     return {
       services: { bundles: releases, bundleRegistry: registry, operationStats: stats, persistedOperations },
-      routes: (app) => registerBundleRoutes(app, { releases, stats, clients, tokens: core.tokens }),
+      routes: async (app) => {
+        registerBundleRoutes(app, { releases, stats, clients, tokens: core.tokens });
+        registerPartnerRoutes(app, { registry, releases, clients, tokens: core.tokens, schema: core.schema });
+      },
       channels: { [BUNDLES_CHANNEL]: () => registry.reloadQuietly() },
       reconnected: () => registry.reloadQuietly(),
       async start({ background }) {

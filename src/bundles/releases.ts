@@ -1,22 +1,31 @@
 // Releases of operation bundles: publishing immutable versions from checked bundle files, assigning bundles to
-// apps and unassigning them, and what operators and clients read of them (versions, documents, manifests). Every
-// change NOTIFYs all processes, whose registries reload; the caller's own registry has reloaded when it returns.
-import { UniqueConstraintViolationException, type EntityManager, type MikroORM } from '@mikro-orm/postgresql';
+// apps (the channel or a pinned version) and unassigning them, deprecating and retiring versions (a retirement
+// refused while apps still use the version), and what operators and clients read of them (versions, documents,
+// usage, manifests). Every change NOTIFYs all processes, whose registries reload; the caller's own registry has
+// reloaded when it returns.
+import { LockMode, UniqueConstraintViolationException, type EntityManager, type MikroORM } from '@mikro-orm/postgresql';
 import type { AuditService } from '../audit/service.js';
 import type { Clock } from '../clock.js';
 import { Conflict, NotFound } from '../errors.js';
 import { newId } from '../ids.js';
-import { AppBundle, BundleOperation, BundleVersion, OperationStat } from './entities.js';
-import { parse } from 'graphql';
+import type { ClientDirectory } from '../platform/clients.js';
+import { AppBundle, BundleOperation, BundleVersion, BundleVersionUsage, LATEST, OperationStat, type VersionStatus } from './entities.js';
+import { parse, type GraphQLSchema } from 'graphql';
+import { impactOf, type Impact } from './impact.js';
 import { codegenId, contentHash, type CheckedBundle } from './files.js';
 import { BUNDLES_CHANNEL, type BundleRegistry } from './registry.js';
+import { newestFirst } from './versions.js';
 
 export class BundleReleases {
   constructor(
     private readonly orm: MikroORM,
     private readonly registry: BundleRegistry,
     private readonly audit: AuditService,
+    private readonly clients: ClientDirectory,
     private readonly clock: Clock,
+    private readonly retireWindowDays: number,
+    /** Writes what this process counted of version use and has not written yet (stats.ts), before it is read. */
+    private readonly flushUsage: () => Promise<void>,
   ) {}
 
   private async announce(em: EntityManager): Promise<void> {
@@ -77,21 +86,21 @@ export class BundleReleases {
     return results;
   }
 
-  private async assertBundle(em: EntityManager, bundle: string): Promise<void> {
-    if (!(await em.count(BundleVersion, { bundle }))) throw new NotFound(`no published bundle ${bundle}`);
-  }
-
-  async assign(app: { id: string; tenantId: string }, bundle: string, actor: string): Promise<{ assigned: boolean }> {
+  /**
+   * An app holds `bundle` on `track`: `latest` (the channel: every version not retired, new ones as they are
+   * published) or a pinned version, which must be published and not retired. Tracks add up.
+   */
+  async assign(app: { id: string; tenantId: string }, bundle: string, actor: string, track: string = LATEST): Promise<{ assigned: boolean }> {
     const result = await this.orm.em.fork().transactional(async (tx) => {
-      await this.assertBundle(tx, bundle);
+      await this.assertAssignable(tx, bundle, track);
       // Insert-or-nothing: two operators assigning at once both succeed, one of them as "already assigned".
       const inserted: unknown[] = await tx.execute(
-        `insert into app_bundles (app_id, bundle, tenant_id, assigned_at, assigned_by) values (?, ?, ?, ?, ?)
-         on conflict (app_id, bundle, tenant_id) do nothing returning app_id`,
-        [app.id, bundle, app.tenantId, new Date(this.clock.now()), actor],
+        `insert into app_bundles (app_id, bundle, track, tenant_id, assigned_at, assigned_by) values (?, ?, ?, ?, ?, ?)
+         on conflict (app_id, bundle, track, tenant_id) do nothing returning app_id`,
+        [app.id, bundle, track, app.tenantId, new Date(this.clock.now()), actor],
       );
       if (!inserted.length) return { assigned: false };
-      this.audit.record(tx, { tenantId: app.tenantId, actor, action: 'bundle.assigned', targetType: 'app', targetId: app.id, details: { bundle } });
+      this.audit.record(tx, { tenantId: app.tenantId, actor, action: 'bundle.assigned', targetType: 'app', targetId: app.id, details: { bundle, track } });
       await this.announce(tx);
       return { assigned: true };
     });
@@ -99,15 +108,120 @@ export class BundleReleases {
     return result;
   }
 
-  async unassign(app: { id: string; tenantId: string }, bundle: string, actor: string): Promise<void> {
+  private async assertAssignable(em: EntityManager, bundle: string, track: string): Promise<void> {
+    const versions = await em.find(BundleVersion, { bundle });
+    if (!versions.length) throw new NotFound(`no published bundle ${bundle}`);
+    if (track === LATEST) {
+      if (versions.every((v) => v.status === 'retired')) throw new Conflict(`every version of ${bundle} is retired`);
+      return;
+    }
+    const version = versions.find((v) => v.version === track);
+    if (!version) throw new NotFound(`no version ${track} of bundle ${bundle}`);
+    if (version.status === 'retired') throw new Conflict(`${bundle}@${track} is retired`);
+  }
+
+  async unassign(app: { id: string; tenantId: string }, bundle: string, actor: string, track: string = LATEST): Promise<void> {
     await this.orm.em.fork().transactional(async (tx) => {
-      const row = await tx.findOne(AppBundle, { appId: app.id, bundle }, { filters: false });
-      if (!row) throw new NotFound(`bundle ${bundle} is not assigned to ${app.id}`);
+      const row = await tx.findOne(AppBundle, { appId: app.id, bundle, track }, { filters: false });
+      if (!row) throw new NotFound(`bundle ${trackName(bundle, track)} is not assigned to ${app.id}`);
       tx.remove(row);
-      this.audit.record(tx, { tenantId: app.tenantId, actor, action: 'bundle.unassigned', targetType: 'app', targetId: app.id, details: { bundle } });
+      this.audit.record(tx, { tenantId: app.tenantId, actor, action: 'bundle.unassigned', targetType: 'app', targetId: app.id, details: { bundle, track } });
       await this.announce(tx);
     });
     await this.registry.reload();
+  }
+
+  /**
+   * Deprecates a version: still served, but every answer to an operation an app holds only through it carries a
+   * `Deprecation` header, and the app's operation list says so. A deprecated version stays deprecated.
+   */
+  async deprecate(bundle: string, version: string, actor: string): Promise<BundleVersion> {
+    const changed = await this.orm.em.fork().transactional(async (tx) => {
+      const row = await this.versionRow(tx, bundle, version);
+      if (row.status === 'retired') throw new Conflict(`${bundle}@${version} is retired already`);
+      if (row.status === 'deprecated') return row;
+      row.status = 'deprecated';
+      row.deprecatedAt = new Date(this.clock.now());
+      this.audit.record(tx, { tenantId: null, actor, action: 'bundle.deprecated', targetType: 'bundle', targetId: `${bundle}@${version}` });
+      await this.announce(tx);
+      return row;
+    });
+    await this.registry.reload();
+    return changed;
+  }
+
+  /**
+   * Retires a version: its operations answer exactly as unknown ones to every app. Refused while any app used it
+   * within the retirement window (BUNDLE_RETIRE_WINDOW_DAYS), naming the apps, their tenants and when each last
+   * used it, unless forced; a forced retirement records who it cut off.
+   */
+  async retire(bundle: string, version: string, actor: string, options: { force?: boolean } = {}): Promise<BundleVersion> {
+    await this.flushUsage();
+    const retired = await this.orm.em.fork().transactional(async (tx) => {
+      const row = await this.versionRow(tx, bundle, version, { lock: true });
+      if (row.status === 'retired') return row;
+      const recent = await this.recentUse(tx, row);
+      if (recent.length && !options.force) throw new RetirementRefused(bundle, version, recent, this.retireWindowDays);
+      row.status = 'retired';
+      row.retiredAt = new Date(this.clock.now());
+      this.audit.record(tx, {
+        tenantId: null,
+        actor,
+        action: 'bundle.retired',
+        targetType: 'bundle',
+        targetId: `${bundle}@${version}`,
+        details: { forced: Boolean(options.force && recent.length), recent_users: recent },
+      });
+      await this.announce(tx);
+      return row;
+    });
+    await this.registry.reload();
+    return retired;
+  }
+
+  /** What `schema` would break among the live versions (impact.ts). */
+  async impact(schema: GraphQLSchema): Promise<Impact> {
+    await this.flushUsage();
+    return impactOf(this.orm, schema, new Date(this.clock.now() - this.retireWindowDays * 86_400_000));
+  }
+
+  /** Who holds a version (pinned, or through the channel) and who used it within the window. */
+  async usage(bundle: string, version: string) {
+    await this.flushUsage();
+    const em = this.orm.em.fork();
+    const row = await this.versionRow(em, bundle, version);
+    // The channel holds every version not retired (registry.ts).
+    const tracks = row.status === 'retired' ? [version] : [version, LATEST];
+    const holders = await em.find(AppBundle, { bundle, track: { $in: tracks } }, { filters: false, orderBy: { assignedAt: 'asc' } });
+    return {
+      bundle,
+      version,
+      status: row.status,
+      window_days: this.retireWindowDays,
+      assigned: holders.map((h) => ({ client_id: h.appId, tenant_id: h.tenantId, track: h.track })),
+      recent_use: await this.recentUse(em, row),
+    };
+  }
+
+  private async versionRow(em: EntityManager, bundle: string, version: string, options: { lock?: boolean } = {}): Promise<BundleVersion> {
+    const row = await em.findOne(BundleVersion, { bundle, version }, options.lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {});
+    if (!row) throw new NotFound(`no version ${version} of bundle ${bundle}`);
+    return row;
+  }
+
+  /** The apps that ran an operation of the version within the window, most recent first, with their tenants. */
+  private async recentUse(em: EntityManager, version: BundleVersion): Promise<RecentUse[]> {
+    const since = new Date(this.clock.now() - this.retireWindowDays * 86_400_000);
+    const rows = await em.find(BundleVersionUsage, { versionId: version.id, lastUsedAt: { $gte: since } }, { filters: false, orderBy: { lastUsedAt: 'desc' } });
+    return Promise.all(
+      rows.map(async (r) => ({
+        client_id: r.appId,
+        app_name: (await this.clients.find(r.appId))?.app.name ?? null,
+        tenant_id: r.tenantId,
+        last_used_at: r.lastUsedAt.toISOString(),
+        calls: Number(r.calls),
+      })),
+    );
   }
 
   /**
@@ -118,38 +232,67 @@ export class BundleReleases {
     const of = { appId: app.id, tenantId: app.tenantId };
     const assignments = await em.nativeDelete(AppBundle, of);
     const stats = await em.nativeDelete(OperationStat, of);
+    await em.nativeDelete(BundleVersionUsage, of);
     if (assignments) await this.announce(em);
     return { bundle_assignments: assignments, operation_stats: stats };
   }
 
-  async listBundles(): Promise<Array<{ name: string; description: string; latest_version: string; versions: Array<{ version: string; published_at: string; operations: number }> }>> {
+  async listBundles() {
     const em = this.orm.em.fork();
-    const versions = await em.find(BundleVersion, {}, { orderBy: { bundle: 'asc', publishedAt: 'asc' } });
+    const versions = await em.find(BundleVersion, {});
     const counts = await em.getConnection().execute<Array<{ version_id: string; n: number }>>('select version_id, count(*)::int as n from bundle_operations group by version_id');
     const countOf = new Map(counts.map((c) => [c.version_id, c.n]));
     const byName = new Map<string, BundleVersion[]>();
     for (const v of versions) byName.set(v.bundle, [...(byName.get(v.bundle) ?? []), v]);
-    return [...byName].map(([name, list]) => ({
-      name,
-      description: list[list.length - 1]!.description,
-      latest_version: list[list.length - 1]!.version,
-      versions: list.map((v) => ({ version: v.version, published_at: v.publishedAt.toISOString(), operations: countOf.get(v.id) ?? 0 })),
-    }));
+    return [...byName].sort(([a], [b]) => a.localeCompare(b)).map(([name, list]) => {
+      const ordered = newestFirst(list);
+      const head = ordered.find((v) => v.status !== 'retired') ?? ordered[0]!;
+      return {
+        name,
+        description: head.description,
+        latest_version: head.version,
+        versions: ordered.reverse().map((v) => ({
+          version: v.version,
+          status: v.status,
+          published_at: v.publishedAt.toISOString(),
+          deprecated_at: v.deprecatedAt?.toISOString() ?? null,
+          retired_at: v.retiredAt?.toISOString() ?? null,
+          operations: countOf.get(v.id) ?? 0,
+        })),
+      };
+    });
   }
 
+  /** Versions by id, for what the registry holds by version id. */
+  async versionsById(ids: string[]): Promise<Map<string, BundleVersion>> {
+    if (!ids.length) return new Map();
+    const rows = await this.orm.em.fork().find(BundleVersion, { id: { $in: [...new Set(ids)] } });
+    return new Map(rows.map((v) => [v.id, v]));
+  }
+
+  /** A version with its operations; without `version`, the channel's (the newest not retired). */
   async bundleVersion(bundle: string, version?: string) {
     const em = this.orm.em.fork();
-    const found = version
-      ? await em.findOne(BundleVersion, { bundle, version })
-      : (await em.find(BundleVersion, { bundle }, { orderBy: { publishedAt: 'desc' }, limit: 1 }))[0];
-    if (!found) throw new NotFound(version ? `no version ${version} of bundle ${bundle}` : `no published bundle ${bundle}`);
+    const all = newestFirst(await em.find(BundleVersion, { bundle }));
+    const found = version ? all.find((v) => v.version === version) : (all.find((v) => v.status !== 'retired') ?? all[0]);
+    if (!found) throw new NotFound(version && all.length ? `no version ${version} of bundle ${bundle}` : `no published bundle ${bundle}`);
     const operations = await em.find(BundleOperation, { versionId: found.id }, { orderBy: { operationName: 'asc' } });
     return { version: found, operations };
   }
 
-  async appBundles(appId: string): Promise<Array<{ bundle: string; assigned_at: string; assigned_by: string }>> {
-    const rows = await this.orm.em.fork().find(AppBundle, { appId }, { filters: false, orderBy: { bundle: 'asc' } });
-    return rows.map((r) => ({ bundle: r.bundle, assigned_at: r.assignedAt.toISOString(), assigned_by: r.assignedBy }));
+  /**
+   * The app's tracks, each with the version it resolves to now: a pinned one's version, the channel's newest version
+   * not retired (it holds the older ones not retired too); null when nothing is left to serve.
+   */
+  async appBundles(appId: string): Promise<Array<{ bundle: string; track: string; version: string | null; status: VersionStatus | null; assigned_at: string; assigned_by: string }>> {
+    const em = this.orm.em.fork();
+    const rows = await em.find(AppBundle, { appId }, { filters: false, orderBy: { bundle: 'asc', track: 'asc' } });
+    const versions = rows.length ? await em.find(BundleVersion, { bundle: { $in: [...new Set(rows.map((r) => r.bundle))] } }) : [];
+    return rows.map((r) => {
+      const of = newestFirst(versions.filter((v) => v.bundle === r.bundle));
+      const resolved = r.track === LATEST ? of.find((v) => v.status !== 'retired') : of.find((v) => v.version === r.track && v.status !== 'retired');
+      return { bundle: r.bundle, track: r.track, version: resolved?.version ?? null, status: resolved?.status ?? null, assigned_at: r.assignedAt.toISOString(), assigned_by: r.assignedBy };
+    });
   }
 
   /**
@@ -158,17 +301,56 @@ export class BundleReleases {
    */
   async manifest(bundle: string, version?: string) {
     const { version: v, operations } = await this.bundleVersion(bundle, version);
-    const aliasOf = (o: (typeof operations)[number]) => o.aliasId ?? codegenId(parse(o.document));
     return {
       bundle: v.bundle,
       version: v.version,
-      apollo: {
-        format: 'apollo-persisted-query-manifest',
-        version: 1,
-        operations: operations.map((o) => ({ id: o.operationId, name: o.operationName, type: o.operationType, body: o.document })),
-      },
-      documentIds: Object.fromEntries(operations.map((o) => [o.operationName, `sha256:${o.operationId}`])),
-      codegenDocumentIds: Object.fromEntries(operations.map((o) => [o.operationName, `sha256:${aliasOf(o)}`])),
+      status: v.status,
+      deprecated_at: v.deprecatedAt?.toISOString() ?? null,
+      ...clientManifests(operations.map((o) => ({ id: o.operationId, aliasId: o.aliasId ?? codegenId(parse(o.document)), name: o.operationName, type: o.operationType, document: o.document }))),
     };
+  }
+}
+
+/** `bundle` for the channel, `bundle@1.2.0` for a pinned version. */
+export function trackName(bundle: string, track: string): string {
+  return track === LATEST ? bundle : `${bundle}@${track}`;
+}
+
+/** An operation as the manifests list it. */
+export interface ManifestOperation {
+  id: string;
+  aliasId: string;
+  name: string;
+  type: string;
+  document: string;
+}
+
+/** Apollo's persisted-query manifest, GraphQL over HTTP documentIds, and graphql-codegen's ids, for the same operations. */
+export function clientManifests(operations: ManifestOperation[]) {
+  return {
+    apollo: {
+      format: 'apollo-persisted-query-manifest',
+      version: 1,
+      operations: operations.map((o) => ({ id: o.id, name: o.name, type: o.type, body: o.document })),
+    },
+    documentIds: Object.fromEntries(operations.map((o) => [o.name, `sha256:${o.id}`])),
+    codegenDocumentIds: Object.fromEntries(operations.map((o) => [o.name, `sha256:${o.aliasId}`])),
+  };
+}
+
+/** The apps that used a version within the window, named, as a refusal to retire it says. */
+export interface RecentUse {
+  client_id: string;
+  app_name: string | null;
+  tenant_id: string;
+  last_used_at: string;
+  calls: number;
+}
+
+/** 409: a version still in use; the description names each app, its tenant and when it last used the version. */
+export class RetirementRefused extends Conflict {
+  constructor(bundle: string, version: string, readonly recent: RecentUse[], windowDays: number) {
+    const who = recent.map((r) => `${r.app_name ?? r.client_id} (${r.client_id}, tenant ${r.tenant_id}) last used it at ${r.last_used_at}`).join('; ');
+    super(`${bundle}@${version} was used within the last ${windowDays} days: ${who}. Move those apps to another version, or retire with force`);
   }
 }

@@ -16,8 +16,9 @@ export interface Command {
   /** Positional arguments after the command words, by name. */
   args?: string[];
   /** Checks that need no database, so bad arguments never start one. */
-  check?(values: Values, context: CommandContext): void;
-  run(values: Values, context: CommandContext, args: string[]): Promise<Record<string, unknown> | Record<string, unknown>[]>;
+  check?(values: Values, context: CommandContext, args: string[]): void;
+  /** The answer: fields, rows, or text printed as it is (JSON objects for --json either way). */
+  run(values: Values, context: CommandContext, args: string[]): Promise<Record<string, unknown> | Record<string, unknown>[] | string>;
 }
 
 /** Bad arguments: exit code 2, nothing done. */

@@ -16,8 +16,9 @@ function ttl(values: Values, fallback: number, max: number): number {
   return seconds;
 }
 
-function adminToken(runtime: Runtime, tenantId: string, userId: string, ttlSeconds: number) {
-  return runtime.tokens.issue({ subject: userId, clientId: CLI_CLIENT_ID, scopes: [SCOPE_ADMIN], tenantId, ttlSeconds });
+/** A tenant admin's token; a sandbox's says so (README "Sandbox tenants"). */
+function adminToken(runtime: Runtime, tenant: { id: string; sandbox: boolean }, userId: string, ttlSeconds: number) {
+  return runtime.tokens.issue({ subject: userId, clientId: CLI_CLIENT_ID, scopes: [SCOPE_ADMIN], tenantId: tenant.id, ttlSeconds, sandbox: tenant.sandbox });
 }
 
 /** `--set a,b,c`: the scopes, each named once. */
@@ -68,7 +69,7 @@ export const tenantCommands: Record<string, Command> = {
       return withRuntime(config, async (runtime) => {
         const input = { slug: values.tenant as string, name: values.name as string, adminEmail: values['admin-email'] as string, adminPassword: password };
         const { tenant, user } = await runtime.services.tenancy.bootstrap(runtime.orm.em.fork(), input, 'operator');
-        const issued = await adminToken(runtime, tenant.id, user.id, config.tokens.accessTtl);
+        const issued = await adminToken(runtime, tenant, user.id, config.tokens.accessTtl);
         return {
           tenant_id: tenant.id,
           tenant_slug: tenant.slug,
@@ -91,7 +92,7 @@ export const tenantCommands: Record<string, Command> = {
       return withRuntime(config, async (runtime) => {
         const { tenant, user } = await runtime.services.tenancy.findTenantUser(runtime.orm.em.fork(), values.tenant as string, values.email as string);
         if (!user.roles.includes('admin')) throw new UsageError(`${user.email} is not an admin of ${tenant.slug}`);
-        const issued = await adminToken(runtime, tenant.id, user.id, ttl(values, config.tokens.accessTtl, config.tokens.adminMaxTtl));
+        const issued = await adminToken(runtime, tenant, user.id, ttl(values, config.tokens.accessTtl, config.tokens.adminMaxTtl));
         return { tenant_id: tenant.id, user_id: user.id, access_token: issued.token, expires_at: issued.expiresAt.toISOString() };
       });
     },

@@ -17,6 +17,8 @@ import { Migration20261202020000_pending_deliveries } from './migrations/Migrati
 import { Migration20261202030000_event_trace_context } from './migrations/Migration20261202030000_event_trace_context.js';
 import { Migration20261207000000_app_lifecycle } from './migrations/Migration20261207000000_app_lifecycle.js';
 import { Migration20261207010000_webhook_recovery } from './migrations/Migration20261207010000_webhook_recovery.js';
+import { Migration20261208000000_bundle_releases } from './migrations/Migration20261208000000_bundle_releases.js';
+import { Migration20261208010000_integration_requests } from './migrations/Migration20261208010000_integration_requests.js';
 import { tenantFilter } from './tenant.js';
 
 /** How long the database may keep a caller waiting, in ms (see connectionLimits). */
@@ -73,6 +75,8 @@ const migrationsList = [
   { name: 'Migration20261202030000_event_trace_context', class: Migration20261202030000_event_trace_context },
   { name: 'Migration20261207000000_app_lifecycle', class: Migration20261207000000_app_lifecycle },
   { name: 'Migration20261207010000_webhook_recovery', class: Migration20261207010000_webhook_recovery },
+  { name: 'Migration20261208000000_bundle_releases', class: Migration20261208000000_bundle_releases },
+  { name: 'Migration20261208010000_integration_requests', class: Migration20261208010000_integration_requests },
 ];
 
 function ormOptions(url: string, model: DataModel, timeouts?: DatabaseTimeouts, poolMax = 10): Options {

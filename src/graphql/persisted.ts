@@ -18,6 +18,8 @@ export interface PersistedOperation {
 export interface PersistedOperationSource {
   /** The operation if the app may run it; otherwise null, whether or not it exists elsewhere. */
   lookup(appId: string, operationId: string): PersistedOperation | null;
+  /** When the version the app holds the operation through was deprecated, or null (not deprecated, not held). */
+  deprecatedAt(appId: string, operationId: string): Date | null;
   /** Counts one executed call (calls, errors, latency per app and operation). */
   recordCall(appId: string, tenantId: string, operation: PersistedOperation, ms: number, failed: boolean): void;
   /** Calls `listener` with every served operation now and after each change; returns the unsubscribe function. */

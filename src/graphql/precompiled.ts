@@ -31,6 +31,11 @@ export interface PersistedTransport<Caller> {
   approvedOperationId(caller: Caller, text: string): string | null;
   context(caller: Caller, log: FastifyBaseLogger): GraphQLContext;
   recordCall(caller: Caller, operation: PersistedOperation, ms: number, failed: boolean): void;
+  /**
+   * The `Deprecation` header (RFC 9745: `@<epoch seconds>`) of an answer to an operation the caller's app holds only
+   * through a deprecated bundle version; null otherwise.
+   */
+  deprecation(caller: Caller, operation: PersistedOperation): string | null;
   /** Runs an operation inside its trace span (observability/tracing.ts): its name, type and caller, never its variables. */
   traced<T extends ExecutionResult>(caller: Caller, operation: PersistedOperation, run: () => Promise<T>): Promise<T>;
   /** Logs, with the request's logger (its id), the errors of a result that are faults of ours. */
@@ -72,6 +77,8 @@ export class PrecompiledOperations<Caller> {
     const compiled = this.compiledFor(operation);
     if (!compiled) return false;
     const result = await this.execute(caller, operation, compiled, call.variables, req.log);
+    const deprecation = this.transport.deprecation(caller, operation);
+    if (deprecation) reply.header('deprecation', deprecation);
     await this.respond(reply, result, call.mediaType);
     return true;
   }

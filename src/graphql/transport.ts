@@ -39,6 +39,10 @@ export function createTransport(deps: TransportDeps, log: FastifyBaseLogger): Pe
       return { ...deps.services, principal, tenantId, em: forTenant(deps.orm.em, tenantId), log: requestLog };
     },
     recordCall: ({ principal, tenantId }, operation, ms, failed) => deps.operations.recordCall(principal.clientId, tenantId, operation, ms, failed),
+    deprecation({ principal }, operation) {
+      const since = deps.operations.deprecatedAt(principal.clientId, operation.id);
+      return since ? `@${Math.floor(since.getTime() / 1000)}` : null;
+    },
     traced: (caller, operation, run) => tracedOperation(caller, operation, run),
     logFaults(requestLog, errors) {
       for (const error of errors ?? []) {

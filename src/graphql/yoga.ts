@@ -111,6 +111,19 @@ function operationStats(state: RequestState, transport: PersistedTransport<Calle
   };
 }
 
+/** An answer to an operation the app holds only through a deprecated bundle version says so (precompiled.ts alike). */
+function deprecationHeader(state: RequestState, transport: PersistedTransport<Caller>): Plugin {
+  return {
+    async onResponse({ request, response }) {
+      const operation = state.operations.get(request);
+      if (!operation) return;
+      const caller = await state.caller(request).catch(() => null);
+      const deprecation = caller && transport.deprecation(caller, operation);
+      if (deprecation) response.headers.set('deprecation', deprecation);
+    },
+  };
+}
+
 /** A request error (GraphQL over HTTP: 400), raised before anything runs. */
 const badRequest = (message: string) => graphqlError(message, GraphQLCode.badUserInput, { status: 400 });
 
@@ -204,6 +217,7 @@ export function createTesseraYoga(schema: GraphQLSchema, transport: PersistedTra
       ...armor.protect().plugins,
       validationFailures,
       operationStats(state, transport),
+      deprecationHeader(state, transport),
     ],
     context: async ({ request, req }) => transport.context(await state.caller(request), req.log),
   });

@@ -22,6 +22,8 @@ export interface AccessTokenClaims extends JWTPayload {
   iat: number;
   exp: number;
   tenant_id?: string;
+  /** Present (true) only on tokens of a sandbox tenant: a receiver can tell a try-out from production at a glance. */
+  sandbox?: boolean;
 }
 
 export interface IssueRequest {
@@ -32,6 +34,8 @@ export interface IssueRequest {
   ttlSeconds: number;
   /** A caller-chosen id (e.g. a service token's record id) so that it can be revoked later. */
   jti?: string;
+  /** The tenant is a sandbox: the token says so in a `sandbox: true` claim. */
+  sandbox?: boolean;
 }
 
 export interface IssuedToken {
@@ -46,6 +50,8 @@ export interface Principal {
   subject: string;
   clientId: string;
   tenantId: string | null;
+  /** Issued for a sandbox tenant (the `sandbox` claim). */
+  sandbox: boolean;
   scopes: ReadonlySet<string>;
   jti: string;
   expiresAt: number; // epoch seconds
@@ -89,6 +95,7 @@ export class TokenService {
       iat,
       exp,
       ...(request.tenantId ? { tenant_id: request.tenantId } : {}),
+      ...(request.sandbox ? { sandbox: true } : {}),
     };
     // One promise for the whole issue (the signature's), not one per layer: this is the token endpoint's path.
     return this.keyring.sign(claims, ACCESS_TOKEN_TYP).then((token) => ({ token, jti, expiresAt: new Date(exp * 1000), expiresIn: request.ttlSeconds }));
@@ -142,6 +149,7 @@ export class TokenService {
       subject: payload.sub,
       clientId: payload.client_id,
       tenantId: typeof payload.tenant_id === 'string' ? payload.tenant_id : null,
+      sandbox: payload.sandbox === true,
       scopes: new Set(typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : []),
       jti: payload.jti,
       expiresAt: payload.exp,

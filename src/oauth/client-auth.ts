@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import { InvalidClient, InvalidRequest } from '../errors.js';
 import type { ClientDirectory } from '../platform/clients.js';
 import type { App } from '../platform/service.js';
+import type { TenancyService } from '../tenancy/service.js';
 import { param, type Params } from './params.js';
 
 export interface ClientCredentials {
@@ -55,7 +56,21 @@ function active(app: App): App {
 }
 
 export class ClientAuthenticator {
-  constructor(private readonly clients: ClientDirectory) {}
+  constructor(
+    private readonly clients: ClientDirectory,
+    private readonly tenancy: TenancyService,
+  ) {}
+
+  /**
+   * A client of a sandbox past its term is issued nothing, as its tokens would be refused (README "Sandbox tenants");
+   * one whose tenant was removed is no client any more. Told only to a caller that proved to be the client.
+   */
+  private async inStandingTenant(app: App): Promise<App> {
+    const standing = await this.tenancy.standing(app.tenantId);
+    if (!standing) throw new InvalidClient('client authentication failed');
+    if (this.tenancy.hasExpired(standing)) throw new InvalidClient('this client belongs to a sandbox tenant that has expired; no token is issued');
+    return app;
+  }
 
   async authenticate(credentials: ClientCredentials): Promise<App> {
     const { basic, bodyClientId, bodySecret } = credentials;
@@ -71,7 +86,7 @@ export class ClientAuthenticator {
     if (registered === 'none') {
       // A public client identifies itself but has nothing to authenticate with (RFC 6749 section 2.1).
       if (secret !== undefined) throw new InvalidClient('client authentication failed');
-      return active(record.app);
+      return this.inStandingTenant(active(record.app));
     }
     // The record just found is the one checked: one cache lookup (or one query) per authentication.
     if (secret === undefined || !this.clients.secretMatches(record, secret)) throw new InvalidClient('client authentication failed');
@@ -79,6 +94,6 @@ export class ClientAuthenticator {
     // and only a caller who proved the secret is told how to send it.
     const used = basic ? 'client_secret_basic' : 'client_secret_post';
     if (used !== registered) throw new InvalidClient(`client authentication failed: this client is registered for ${registered}: ${HOW[registered]}`);
-    return active(record.app);
+    return this.inStandingTenant(active(record.app));
   }
 }

@@ -24,18 +24,22 @@ export const oauthModule: FeatureModule = {
   create(core, { clients, platform, tenancy, appLifecycle }) {
     const { orm, tokens, revocations, config, clock } = core;
     appLifecycle.listen(oauthAppDeletion);
-    const grantTokens = new GrantTokens(tokens, revocations, config, clock);
+    const grantTokens = new GrantTokens(tokens, revocations, config, clock, tenancy);
     const deps = {
       flow: new AuthorizationFlow(orm, clients, tenancy, config, clock),
-      clientAuth: new ClientAuthenticator(clients),
+      clientAuth: new ClientAuthenticator(clients, tenancy),
       grants: {
-        client_credentials: new ClientCredentialsGrant(tokens, clients),
+        client_credentials: new ClientCredentialsGrant(tokens, clients, tenancy),
         authorization_code: new AuthorizationCodeGrant(orm, grantTokens, clients, clock),
         refresh_token: new RefreshTokenGrant(orm, grantTokens, clients, clock),
       },
       revocation: new TokenRevocation(orm, tokens, revocations, grantTokens, config, clock),
       scopes: platform.scopes,
       metrics: tokenMetrics(core.metrics),
+      isSandboxClient: async (clientId: string) => {
+        const record = await clients.find(clientId);
+        return record ? tenancy.isSandbox(record.app.tenantId) : false;
+      },
       config,
     };
     return { routes: (app) => registerOAuthRoutes(app, deps) };

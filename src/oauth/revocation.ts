@@ -47,6 +47,7 @@ export class TokenRevocation {
       client_id: principal.clientId,
       sub: principal.subject,
       ...(principal.tenantId ? { tenant_id: principal.tenantId } : {}),
+      ...(principal.sandbox ? { sandbox: true } : {}),
       iat: principal.issuedAt,
       exp: principal.expiresAt,
       iss: this.config.issuer,

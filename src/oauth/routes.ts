@@ -14,7 +14,7 @@ import type { AuthorizationFlow } from './authorize.js';
 import { registerDiscovery } from './discovery.js';
 import { tokenEndpoints, type TokenEndpointDeps } from './token-endpoints.js';
 
-export interface OAuthRouteDeps extends Omit<TokenEndpointDeps, 'limits'> {
+export interface OAuthRouteDeps extends Omit<TokenEndpointDeps, 'limits' | 'sandboxLimits'> {
   flow: AuthorizationFlow;
   scopes: ScopeCatalog;
   config: Config;
@@ -84,12 +84,14 @@ export async function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRoute
     scope.post('/v1/oauth/consent', { schema: { hide: true } }, pages.consent);
   });
 
-  // Per IP before anything else, then per client (the client_id is not yet trusted): both in one lookup.
+  // Per IP before anything else, then per client (the client_id is not yet trusted): both in one lookup. A client of a
+  // sandbox tenant is then held to the sandbox's own lower limit too.
   const limits = createLimiter(app, [
     { name: 'token-ip', max: config.rateLimits.tokenPerIp, what: 'from this address' },
     { name: 'token-client', max: config.rateLimits.tokenPerClient, what: 'for this client' },
   ]);
-  const endpoints = tokenEndpoints({ ...deps, limits });
+  const sandboxLimits = createLimiter(app, [{ name: 'token-sandbox-client', max: config.rateLimits.sandboxTokenPerClient, what: 'for this sandbox client' }]);
+  const endpoints = tokenEndpoints({ ...deps, limits, sandboxLimits });
   await app.register(async (scope) => {
     await scope.register(formbody);
     // RFC 6749 section 5.1: token responses, errors included, are never cached.

@@ -20,6 +20,10 @@ export interface TokenEndpointDeps {
   revocation: TokenRevocation;
   /** Per IP, then per claimed client. */
   limits: Limiter;
+  /** Per claimed client of a sandbox tenant: SANDBOX_RATE_LIMIT_TOKEN_PER_CLIENT, lower than the ordinary one. */
+  sandboxLimits: Limiter;
+  /** Whether `clientId` names an app of a sandbox tenant (from memory: the client directory and the tenancy's cache). */
+  isSandboxClient(clientId: string): Promise<boolean>;
   metrics: TokenMetrics;
 }
 
@@ -36,10 +40,11 @@ function noted(request: FastifyRequest, client: App): App {
   return client;
 }
 
-export function tokenEndpoints({ clientAuth, grants, revocation, limits, metrics }: TokenEndpointDeps) {
+export function tokenEndpoints({ clientAuth, grants, revocation, limits, sandboxLimits, metrics, isSandboxClient }: TokenEndpointDeps) {
   /**
-   * Counts the request per IP and per claimed client, and returns the client's credentials, read once for the
-   * limits and the authentication both. Credentials that do not even parse still count for the IP.
+   * Counts the request per IP and per claimed client (and, for a client of a sandbox tenant, under the sandbox's
+   * lower limit too), and returns the client's credentials, read once for the limits and the authentication both.
+   * Credentials that do not even parse still count for the IP.
    */
   const limitedCredentials = async (request: FastifyRequest, form: Params): Promise<ClientCredentials> => {
     let credentials: ClientCredentials;
@@ -49,7 +54,10 @@ export function tokenEndpoints({ clientAuth, grants, revocation, limits, metrics
       await limits.check([request.ip]);
       throw malformed;
     }
-    await limits.check([request.ip, claimedClientId(credentials)]);
+    const clientId = claimedClientId(credentials);
+    await limits.check([request.ip, clientId]);
+    // Only once the address is within its limit is the client looked up, so a flood of made-up ids stops at the first.
+    if (clientId !== undefined && (await isSandboxClient(clientId))) await sandboxLimits.check([clientId]);
     return credentials;
   };
 

@@ -53,14 +53,17 @@ export function registerAppRoutes(root: FastifyInstance, { platform, states, tok
       schema: {
         tags: ['Apps'],
         summary: 'List available scopes',
-        description: 'The published scopes external apps of the caller\'s tenant can request at registration and token issuance.',
+        description:
+          'The published scopes external apps of the caller\'s tenant can request at registration and token issuance. ' +
+          '`sandbox: true` is added when the caller\'s tenant is a sandbox.',
         security,
         response: { 200: ScopeList, 401: ErrorBody },
       },
     },
     async (request) => {
-      const tenantId = request.principal!.tenantId;
-      return { scopes: tenantId ? (await platform.scopes.availableTo(tenantId)).scopes : await platform.scopes.published() };
+      const { tenantId, sandbox } = request.principal!;
+      const scopes = tenantId ? (await platform.scopes.availableTo(tenantId)).scopes : await platform.scopes.published();
+      return { scopes, ...(sandbox ? { sandbox: true as const } : {}) };
     },
   );
 

@@ -1,6 +1,7 @@
 // The platform module: apps and their lifecycle, governance, secrets, service tokens and the scope catalog (per
 // tenant), every route under /v1/platform/* (users and the audit log through the tenancy and audit services) and the
-// operator's tenant scopes under /api/v1/platform/tenants. It admits every verified token as its app stands now.
+// operator's tenant scopes under /api/v1/platform/tenants. It admits every verified token as its tenant stands now (a
+// sandbox past its term is refused: the tenancy's part) and as its app stands now (its own part), both on every use.
 import type { FeatureModule } from '../module.js';
 import { AppStates } from './app-states.js';
 import { APPS_CHANNEL, ClientDirectory } from './clients.js';
@@ -28,13 +29,14 @@ export const platformModule: FeatureModule = {
   create(core, { audit, tenancy }) {
     const scopes = new ScopeCatalog(core.orm, audit, core.clock);
     const clients = new ClientDirectory(core.orm, core.clock, scopes);
-    const platform = new PlatformService(clients, scopes, core.tokens, core.revocations, audit, core.config, core.clock, core.logger);
+    const platform = new PlatformService(clients, scopes, core.tokens, core.revocations, audit, core.config, core.clock, core.logger, tenancy);
     const appLifecycle = new AppLifecycle();
     const states = new AppStates(platform, clients, appLifecycle, core.clock, core.logger);
     return {
       services: { platform, clients, appLifecycle },
       routes: (app) => registerPlatformRoutes(app, { platform, states, tenancy, audit, tokens: core.tokens }),
-      tokenAdmission: (principal) => clients.admit(principal),
+      // One admission may be declared (keys/tokens.ts): the tenant's standing first, then the app's.
+      tokenAdmission: async (principal) => clients.admit(await tenancy.admit(principal)),
       channels: {
         [APPS_CHANNEL]: (clientId) => clients.forget(clientId),
         [TENANT_SCOPES_CHANNEL]: (tenantId) => {

@@ -9,6 +9,7 @@
 //   POST/GET /v1/platform/users                                 users-routes.ts (the tenancy service)
 //   GET  /v1/platform/audit-events                              audit-routes.ts (the audit service)
 //   GET/PUT/DELETE /api/v1/platform/tenants/{id}/scopes        tenant-scopes-routes.ts (operators)
+// /v1/platform/integration-requests/** is the requests module's (src/requests/routes.ts), which owns the requests.
 // The tenant always comes from the token, but for the operator's routes, which name it.
 import type { FastifyInstance } from 'fastify';
 import type { AuditService } from '../audit/service.js';

@@ -10,6 +10,7 @@ export type ClientIdParams = Static<typeof ClientIdParams>;
 
 export const ScopeList = Type.Object({
   scopes: Type.Array(Type.Object({ name: Type.String(), description: Type.String() })),
+  sandbox: Type.Optional(Type.Literal(true, { description: "Present when the caller's tenant is a sandbox (README \"Sandbox tenants\")" })),
 });
 
 export const GrantTypeSchema = stringEnum(['authorization_code', 'client_credentials', 'refresh_token'] as const);

@@ -13,6 +13,7 @@ import type { ClientDirectory } from './clients.js';
 import { App, ClientSecret, ServiceToken, type GrantType, type TokenEndpointAuthMethod } from './entities.js';
 import type { ScopeCatalog } from './scopes.js';
 import type { Logger } from '../observability/log.js';
+import type { TenancyService } from '../tenancy/service.js';
 
 export type { App, ServiceToken, GrantType, TokenEndpointAuthMethod } from './entities.js';
 
@@ -104,6 +105,7 @@ export class PlatformService {
     private readonly config: Config,
     private readonly clock: Clock,
     private readonly log: Logger,
+    private readonly tenancy: TenancyService,
   ) {}
 
   async createApp(em: EntityManager, actor: Actor, input: NewApp): Promise<{ app: App; secret: string | null }> {
@@ -281,7 +283,8 @@ export class PlatformService {
     const id = newId('stk');
     // Signed inside the transaction: if the record does not commit, the token is never handed out.
     const minted = await em.transactional(async (tx) => {
-      const issued = await this.tokens.issue({ subject: app.id, clientId: app.id, scopes, tenantId: app.tenantId, ttlSeconds: ttl, jti: id });
+      const sandbox = await this.tenancy.isSandbox(app.tenantId);
+      const issued = await this.tokens.issue({ subject: app.id, clientId: app.id, scopes, tenantId: app.tenantId, ttlSeconds: ttl, jti: id, sandbox });
       const record = tx.create(ServiceToken, {
         id,
         tenantId: app.tenantId,

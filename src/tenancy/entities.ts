@@ -8,6 +8,14 @@ export const Tenant = defineEntity({
     slug: p.string().unique(),
     name: p.string(),
     createdAt: p.datetime().onCreate(() => new Date()),
+    /** A sandbox tenant (README "Sandbox tenants"): its tokens say so, it has its own limits, and it expires. */
+    sandbox: p.boolean().default(false),
+    /** A sandbox's end: from then on every token of the tenant is refused. Null for a production tenant. */
+    expiresAt: p.datetime().nullable(),
+    /** When the sweep disabled the expired sandbox; it is removed once past the grace period after expiresAt. */
+    disabledAt: p.datetime().nullable(),
+    /** The tenant whose approved integration request made this sandbox; null when an operator made it directly. */
+    parentTenantId: p.string().nullable(),
   },
 });
 export type Tenant = InferEntity<typeof Tenant>;

@@ -13,6 +13,7 @@ export const EVENT_TYPES = [
   'webhook.deliveries.held',
   'webhook.deliveries.released',
   'webhook.recover.completed',
+  'integration_request.decided',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -40,8 +41,8 @@ function documented<T extends SchemaEventType>(type: T): DocumentedEvent<T> {
 }
 
 /**
- * Who may subscribe to each type. The operational events (webhook.*) tell about the tenant's integrations as a
- * whole, other apps' included, so only a tenant admin's own subscription may choose them.
+ * Who may subscribe to each type. The operational events (webhook.*, integration_request.decided) tell about the
+ * tenant's integrations as a whole, other apps' included, so only a tenant admin's own subscription may choose them.
  */
 const SCOPES: { [T in EventType]: string } = {
   'incident.created': 'incidents:read',
@@ -51,6 +52,7 @@ const SCOPES: { [T in EventType]: string } = {
   'webhook.deliveries.held': SCOPE_ADMIN,
   'webhook.deliveries.released': SCOPE_ADMIN,
   'webhook.recover.completed': SCOPE_ADMIN,
+  'integration_request.decided': SCOPE_ADMIN,
 };
 
 export const EVENT_CATALOG: EventDefinition[] = EVENT_TYPES.map((type) => ({ ...documented(type), scope: SCOPES[type] }));

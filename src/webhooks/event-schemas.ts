@@ -148,6 +148,59 @@ export const WebhookRecoverCompleted = delivery(
   'Every delivery of a recover request (POST /v1/webhooks/{webhook_id}/recover) has had its new attempt',
 );
 
+// The integration requests' values, repeated here for the same reason as the incident's (the webhooks module reads no
+// other feature's code); test/integration-requests.test.ts checks every event sent against this schema.
+const REQUEST_KINDS = ['bundle', 'scopes', 'federation', 'sandbox', 'platform_access'] as const;
+
+/** What an approval did, per kind; none for the kinds an operator sets up by hand (federation, platform access). */
+const RequestResult = Type.Union(
+  [
+    Type.Object(
+      {
+        bundle: Type.String({ description: 'The bundle assigned' }),
+        client_id: Type.String({ description: 'The app that now holds it' }),
+        assigned: Type.Boolean({ description: 'false when the app already held it' }),
+      },
+      { ...strict, title: 'bundle', description: 'A bundle request: the bundle assigned to the app' },
+    ),
+    Type.Object(
+      {
+        scopes: Type.Array(Type.String(), { description: "The tenant's scopes after the approval" }),
+        added: Type.Array(Type.String(), { description: 'The scopes the approval added (empty when the tenant already had them all)' }),
+        restricted: Type.Boolean({ description: 'false: the tenant may use every published scope' }),
+      },
+      { ...strict, title: 'scopes', description: "A scopes request: the tenant's scopes now" },
+    ),
+    Type.Object(
+      {
+        tenant_id: Id('ten', 'The sandbox tenant'),
+        tenant_slug: Type.String({ description: "The sandbox's slug" }),
+        admin_user_id: Id('usr', "The sandbox's first admin"),
+        admin_email: Type.String({ description: "The sandbox admin's email; the requester claims its password once" }),
+        expires_at: Instant('When the sandbox expires (its tokens are refused from then on)'),
+      },
+      { ...strict, title: 'sandbox', description: 'A sandbox request: the sandbox tenant made' },
+    ),
+  ],
+  { description: 'What the approval did; absent when the request was denied, and for federation and platform_access requests' },
+);
+
+export const IntegrationRequestDecided = delivery(
+  'integration_request.decided',
+  Type.Object(
+    {
+      request_id: Id('irq', 'The integration request'),
+      kind: stringEnum(REQUEST_KINDS, { description: 'What was asked for' }),
+      status: stringEnum(['approved', 'denied'] as const, { description: 'The decision' }),
+      note: Nullable(Type.String({ description: "The operator's note: why it was denied, or what to do next" })),
+      decided_at: Instant('When it was decided'),
+      result: Type.Optional(RequestResult),
+    },
+    { ...strict, description: 'The request, the decision and what it did' },
+  ),
+  "An operator approved or denied one of the tenant's integration requests (POST /v1/platform/integration-requests)",
+);
+
 /** Sent by POST /v1/webhooks/{webhook_id}/test only. */
 export const WebhookTest = delivery(
   'webhook.test',
@@ -170,6 +223,7 @@ export const EVENT_SCHEMAS = {
   'webhook.deliveries.held': WebhookDeliveriesHeld,
   'webhook.deliveries.released': WebhookDeliveriesReleased,
   'webhook.recover.completed': WebhookRecoverCompleted,
+  'integration_request.decided': IntegrationRequestDecided,
   'webhook.test': WebhookTest,
 };
 export type SchemaEventType = keyof typeof EVENT_SCHEMAS;
@@ -251,6 +305,20 @@ export const EVENT_EXAMPLES: { [T in SchemaEventType]: EventBody<T> } = {
       succeeded: 11,
       failed: 1,
       completed_at: '2026-03-26T12:05:00.000Z',
+    },
+  },
+  'integration_request.decided': {
+    id: 'evt_9AbK1qRi3Uy7Fj0Ok5Cd',
+    type: 'integration_request.decided',
+    created_at: '2026-03-26T14:00:00.000Z',
+    tenant_id: TENANT,
+    data: {
+      request_id: 'irq_1BcL3sTk5Wa9Hm2Pn7De',
+      kind: 'bundle',
+      status: 'approved',
+      note: 'Approved for the case sync rollout.',
+      decided_at: '2026-03-26T14:00:00.000Z',
+      result: { bundle: 'incident-sync', client_id: 'app_2NpZ4eFw0Im6Tx8Dy3Qr', assigned: true },
     },
   },
   'webhook.test': {

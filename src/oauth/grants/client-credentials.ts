@@ -3,6 +3,7 @@ import { UnauthorizedClient } from '../../errors.js';
 import type { TokenService } from '../../keys/tokens.js';
 import type { ClientDirectory } from '../../platform/clients.js';
 import type { App } from '../../platform/service.js';
+import type { TenancyService } from '../../tenancy/service.js';
 import { param, parseScope, type Params } from '../params.js';
 import { grantedScopes, type GrantHandler, type TokenResponse } from './grant-tokens.js';
 
@@ -10,6 +11,7 @@ export class ClientCredentialsGrant implements GrantHandler {
   constructor(
     private readonly tokens: TokenService,
     private readonly clients: ClientDirectory,
+    private readonly tenancy: TenancyService,
   ) {}
 
   async exchange(app: App, form: Params): Promise<TokenResponse> {
@@ -17,7 +19,8 @@ export class ClientCredentialsGrant implements GrantHandler {
       throw new UnauthorizedClient('this client is not registered for the client_credentials grant');
     }
     const scopes = grantedScopes(parseScope(param(form, 'scope')), await this.clients.allowedScopes(app));
-    const issued = await this.tokens.issue({ subject: app.id, clientId: app.id, scopes, tenantId: app.tenantId, ttlSeconds: app.accessTokenTtl });
+    const sandbox = await this.tenancy.isSandbox(app.tenantId);
+    const issued = await this.tokens.issue({ subject: app.id, clientId: app.id, scopes, tenantId: app.tenantId, ttlSeconds: app.accessTokenTtl, sandbox });
     return { access_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn, scope: scopes.join(' ') };
   }
 }

@@ -10,6 +10,7 @@ import { sha256 } from '../../ids.js';
 import type { RevocationList } from '../../keys/revocations.js';
 import type { TokenService } from '../../keys/tokens.js';
 import type { App } from '../../platform/service.js';
+import type { TenancyService } from '../../tenancy/service.js';
 import { Grant, GrantAccessToken, RefreshToken } from '../entities.js';
 import type { Params } from '../params.js';
 
@@ -48,11 +49,13 @@ export class GrantTokens {
     private readonly revocations: RevocationList,
     private readonly config: Config,
     private readonly clock: Clock,
+    private readonly tenancy: TenancyService,
   ) {}
 
   /** An access token for the grant, remembered so that revoking the grant revokes it; a new refresh token too. */
   async issue(em: EntityManager, app: App, grantId: string, userId: string, scopes: string[], refreshScopes = scopes): Promise<TokenResponse> {
-    const issued = await this.tokens.issue({ subject: userId, clientId: app.id, scopes, tenantId: app.tenantId, ttlSeconds: app.accessTokenTtl });
+    const sandbox = await this.tenancy.isSandbox(app.tenantId);
+    const issued = await this.tokens.issue({ subject: userId, clientId: app.id, scopes, tenantId: app.tenantId, ttlSeconds: app.accessTokenTtl, sandbox });
     em.create(GrantAccessToken, { jti: issued.jti, tenantId: app.tenantId, grantId, expiresAt: issued.expiresAt });
     const response: TokenResponse = { access_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn, scope: scopes.join(' ') };
     if (app.grantTypes.includes('refresh_token')) {
