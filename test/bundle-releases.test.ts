@@ -240,6 +240,7 @@ describe('partner self-service', () => {
     expect(res.statusCode, res.body).toBe(200);
     const body = res.json();
     expect(body.bundles).toEqual([{ bundle: 'incident-read', track: 'latest', version: '2.0.0', status: 'published' }]);
+    expect(body.sandbox).toBe(false);
     expect(body.operations.map((o: Record<string, unknown>) => ({ ...o, document: undefined }))).toEqual([
       { id: `sha256:${GET}`, codegen_id: expect.stringMatching(/^sha256:[0-9a-f]{64}$/), name: 'GetIncident', type: 'query', required_scopes: ['incidents:read'], bundle: 'incident-read', version: '2.0.0', deprecated: false, deprecated_at: null, document: undefined },
       { id: `sha256:${LIST}`, codegen_id: expect.stringMatching(/^sha256:[0-9a-f]{64}$/), name: 'ListIncidents', type: 'query', required_scopes: ['incidents:read'], bundle: 'incident-read', version: '2.0.0', deprecated: false, deprecated_at: null, document: undefined },

@@ -115,6 +115,9 @@ describe('a sandbox in use', () => {
     expect(introspected.json()).toMatchObject({ active: true, tenant_id: sandbox.tenantId, sandbox: true });
     const catalog = await h.request({ method: 'GET', url: '/v1/platform/scopes', headers: bearer(token) });
     expect(catalog.json()).toEqual({ scopes: expect.any(Array), sandbox: true });
+    // And the app's operation list, whose manifests its clients are built from.
+    const operations = await h.request({ method: 'GET', url: `/v1/platform/apps/${app.clientId}/operations`, headers: bearer(token) });
+    expect(operations.json()).toMatchObject({ client_id: app.clientId, sandbox: true, bundles: [{ bundle: 'incident-read' }] });
 
     // Service tokens minted in the sandbox say so too.
     await h.request({ method: 'PATCH', url: `/v1/platform/apps/${app.clientId}/governance`, headers: bearer(sandbox.adminToken), payload: { allow_service_tokens: true } });

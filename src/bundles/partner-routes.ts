@@ -43,6 +43,7 @@ const OperationView = Type.Object({
 
 const OperationsView = Type.Object({
   client_id: Type.String(),
+  sandbox: Type.Boolean({ description: 'The app belongs to a sandbox tenant: these operations serve its sample data' }),
   bundles: Type.Array(
     Type.Object({
       bundle: Type.String(),
@@ -109,6 +110,8 @@ export function registerPartnerRoutes(root: FastifyInstance, { registry, release
         .sort((a, b) => a.bundle.localeCompare(b.bundle) || a.name.localeCompare(b.name));
       return {
         client_id: target.id,
+        // The caller is the app or its tenant's admin: the token's sandbox claim is the tenant's.
+        sandbox: request.principal!.sandbox,
         bundles: (await releases.appBundles(target.id)).map(({ bundle, track, version, status }) => ({ bundle, track, version, status })),
         operations: operations.map(({ aliasId, ...o }) => ({ ...o, id: `sha256:${o.id}`, codegen_id: `sha256:${aliasId}` })),
         manifests: clientManifests(operations),
