@@ -19,6 +19,7 @@ import { Migration20261207000000_app_lifecycle } from './migrations/Migration202
 import { Migration20261207010000_webhook_recovery } from './migrations/Migration20261207010000_webhook_recovery.js';
 import { Migration20261208000000_bundle_releases } from './migrations/Migration20261208000000_bundle_releases.js';
 import { Migration20261208010000_integration_requests } from './migrations/Migration20261208010000_integration_requests.js';
+import { Migration20261209000000_sign_in_policy } from './migrations/Migration20261209000000_sign_in_policy.js';
 import { tenantFilter } from './tenant.js';
 
 /** How long the database may keep a caller waiting, in ms (see connectionLimits). */
@@ -77,6 +78,7 @@ const migrationsList = [
   { name: 'Migration20261207010000_webhook_recovery', class: Migration20261207010000_webhook_recovery },
   { name: 'Migration20261208000000_bundle_releases', class: Migration20261208000000_bundle_releases },
   { name: 'Migration20261208010000_integration_requests', class: Migration20261208010000_integration_requests },
+  { name: 'Migration20261209000000_sign_in_policy', class: Migration20261209000000_sign_in_policy },
 ];
 
 function ormOptions(url: string, model: DataModel, timeouts?: DatabaseTimeouts, poolMax = 10): Options {

@@ -168,6 +168,16 @@ export class AuthorizationFlow {
       return { step: { kind: 'login', request, app, status: 401, error: 'The email or password is not correct.' } };
     }
     if (throttle) em.remove(throttle);
+    return this.signIn(em, request, app, user, ['pwd']);
+  }
+
+  /**
+   * The user is who they said, by `amr` (RFC 8176: `pwd`, and `otp` or `fed`...): a login session starts, and the
+   * pending request goes on (consent, or the code). Every way of signing in ends here: the password form, a second
+   * factor, an identity provider's answer.
+   */
+  async signIn(em: EntityManager, request: AuthorizationRequest, app: App, user: User, amr: string[]): Promise<{ step: AuthorizeStep; sessionId: string }> {
+    const now = this.now();
     const sessionId = randomBytes(32).toString('base64url');
     em.create(LoginSession, {
       id: sha256(sessionId),
@@ -175,6 +185,7 @@ export class AuthorizationFlow {
       userId: user.id,
       createdAt: now,
       expiresAt: new Date(now.getTime() + this.config.oauth.sessionTtl * 1000),
+      amr,
     });
     await em.flush();
     return { step: await this.continue(em, request, app, sessionId), sessionId };

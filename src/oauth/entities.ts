@@ -30,8 +30,11 @@ export const LoginSession = defineEntity({
     id: p.string().primary(),
     tenantId: p.string(),
     userId: p.string(),
+    /** When the user signed in: the ID token's `auth_time`, and what `max_age` is measured from. */
     createdAt: p.datetime().onCreate(() => new Date()),
     expiresAt: p.datetime(),
+    /** How the user signed in (RFC 8176 Authentication Method Reference values: `pwd`, `otp`, `fed`...). */
+    amr: p.json<string[]>(),
   },
 });
 export type LoginSession = InferEntity<typeof LoginSession>;

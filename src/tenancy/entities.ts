@@ -1,5 +1,7 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 
+export type MfaPolicy = 'none' | 'admins' | 'everyone';
+
 export const Tenant = defineEntity({
   name: 'Tenant',
   tableName: 'tenants',
@@ -16,6 +18,10 @@ export const Tenant = defineEntity({
     disabledAt: p.datetime().nullable(),
     /** The tenant whose approved integration request made this sandbox; null when an operator made it directly. */
     parentTenantId: p.string().nullable(),
+    /** Who must confirm a TOTP code after the password: nobody, the tenant's admins, or every local user. */
+    mfaRequired: p.string().$type<MfaPolicy>().default('none'),
+    /** Local passwords off: the tenant's users sign in through one of its identity providers only. */
+    federationRequired: p.boolean().default(false),
   },
 });
 export type Tenant = InferEntity<typeof Tenant>;
