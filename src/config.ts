@@ -63,6 +63,7 @@ const schema = z
     JWKS_MAX_AGE: z.coerce.number().int().min(0).default(300),
     CLOCK_TOLERANCE: z.coerce.number().int().min(0).max(300).default(5),
     REFRESH_TOKEN_TTL: seconds(30 * DAY),
+    ID_TOKEN_TTL: seconds(3600),
     LOGIN_SESSION_TTL: seconds(8 * 3600),
     LOGIN_MAX_FAILURES: seconds(5),
     LOGIN_LOCKOUT: seconds(900),
@@ -137,6 +138,8 @@ export interface Config {
   secretRotationGrace: number;
   oauth: {
     refreshTtl: number;
+    /** Seconds an OpenID Connect ID token is valid for (its `exp`); it asserts a sign-in, it grants nothing. */
+    idTokenTtl: number;
     sessionTtl: number;
     loginMaxFailures: number;
     loginLockout: number;
@@ -217,6 +220,7 @@ export function parseConfig(source: Record<string, string | undefined> = process
     secretRotationGrace: env.SECRET_ROTATION_GRACE,
     oauth: {
       refreshTtl: env.REFRESH_TOKEN_TTL,
+      idTokenTtl: env.ID_TOKEN_TTL,
       sessionTtl: env.LOGIN_SESSION_TTL,
       loginMaxFailures: env.LOGIN_MAX_FAILURES,
       loginLockout: env.LOGIN_LOCKOUT,

@@ -112,6 +112,32 @@ export class AccessDenied extends TesseraError {
   readonly status = 403;
 }
 
+// OpenID Connect authorization errors (OIDC Core section 3.1.2.6), only ever sent back to a verified redirect URI.
+
+/** prompt=none, and the user would have to sign in (no session, or one older than max_age). */
+export class LoginRequired extends TesseraError {
+  readonly code = 'login_required';
+  readonly status = 400;
+}
+
+/** prompt=none, and the user would have to consent (the scopes asked for were never allowed to this app). */
+export class ConsentRequired extends TesseraError {
+  readonly code = 'consent_required';
+  readonly status = 400;
+}
+
+/** OIDC Core section 6: request objects are not supported (`request_parameter_supported: false`). */
+export class RequestNotSupported extends TesseraError {
+  readonly code = 'request_not_supported';
+  readonly status = 400;
+}
+
+/** OIDC Core section 6: request objects by reference are not supported (`request_uri_parameter_supported: false`). */
+export class RequestUriNotSupported extends TesseraError {
+  readonly code = 'request_uri_not_supported';
+  readonly status = 400;
+}
+
 export class NotFound extends TesseraError {
   readonly code = 'not_found';
   readonly status = 404;
@@ -285,10 +311,23 @@ export function loggable(error: unknown): unknown {
 // ------------------------------------------------------------------------------------------------ OAuth authorization errors
 
 /**
- * The codes an authorization error may carry back to the client's redirect URI (RFC 6749 section 4.1.2.1).
+ * The codes an authorization error may carry back to the client's redirect URI (RFC 6749 section 4.1.2.1, OIDC Core
+ * section 3.1.2.6).
  * Any other error (a fault of ours included) goes back as server_error.
  */
-const AUTHORIZATION_ERROR_CODES = new Set(['invalid_request', 'unauthorized_client', 'access_denied', 'unsupported_response_type', 'invalid_scope', 'server_error']);
+const AUTHORIZATION_ERROR_CODES = new Set([
+  'invalid_request',
+  'unauthorized_client',
+  'access_denied',
+  'unsupported_response_type',
+  'invalid_scope',
+  'server_error',
+  // OIDC Core section 3.1.2.6.
+  'login_required',
+  'consent_required',
+  'request_not_supported',
+  'request_uri_not_supported',
+]);
 
 /** The `error` and `error_description` an authorization response carries to a verified redirect URI. */
 export function authorizationErrorParams(error: unknown): { error: string; error_description: string } {

@@ -1,7 +1,7 @@
 // Identifiers look like the contract's examples: a type prefix and a random, URL-safe part.
 import { createHash, randomBytes } from 'node:crypto';
 
-export type IdPrefix = 'app' | 'ten' | 'usr' | 'sec' | 'stk' | 'aud' | 'wh' | 'dlv' | 'evt' | 'inc' | 'grt' | 'ar' | 'cns' | 'note' | 'bv' | 'att' | 'rcv' | 'irq';
+export type IdPrefix = 'app' | 'ten' | 'usr' | 'sec' | 'stk' | 'aud' | 'wh' | 'dlv' | 'evt' | 'inc' | 'grt' | 'ar' | 'cns' | 'note' | 'bv' | 'att' | 'rcv' | 'irq' | 'idp';
 
 /** 15 random bytes = 120 bits, 20 base64url characters: unguessable and free of '=' padding. */
 export function newId(prefix: IdPrefix): string {

@@ -1,9 +1,10 @@
 // The one list of Tessera's feature modules, in the order they are built: a module may use the services of the
-// modules above it. src/runtime.ts builds them (tables, services, jobs, channels) and src/app.ts registers their
+// modules above it (federation: the tenancy's users, the OAuth flow it plugs into, the webhooks' SSRF-safe client). src/runtime.ts builds them (tables, services, jobs, channels) and src/app.ts registers their
 // routes; the GraphQL schema is made of the types they add.
 import type { GraphQLSchema } from 'graphql';
 import { auditModule } from './audit/module.js';
 import { bundlesModule } from './bundles/module.js';
+import { federationModule } from './federation/module.js';
 import type { DataModel } from './db/orm.js';
 import { buildSchema } from './graphql/schema.js';
 import { incidentsModule } from './incidents/module.js';
@@ -16,7 +17,7 @@ import { sandboxesModule } from './sandboxes/module.js';
 import { tenancyModule } from './tenancy/module.js';
 import { webhooksModule } from './webhooks/module.js';
 
-export const modules: FeatureModule[] = [auditModule, tenancyModule, platformModule, oauthModule, webhooksModule, incidentsModule, bundlesModule, sandboxesModule, requestsModule];
+export const modules: FeatureModule[] = [auditModule, tenancyModule, platformModule, oauthModule, webhooksModule, federationModule, incidentsModule, bundlesModule, sandboxesModule, requestsModule];
 
 /** Every table the ORM maps: the signing keys' (platform-wide) and each module's. */
 export const dataModel: DataModel = {

@@ -29,8 +29,11 @@ describe('GET /v1/platform/scopes', () => {
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({
       scopes: [
+        { name: 'email', description: 'Read your email address' },
         { name: 'incidents:read', description: 'Read incidents and their notes' },
         { name: 'incidents:write', description: 'Create, update and close incidents and add notes' },
+        { name: 'openid', description: 'Sign you in with your Tessera account and know who you are' },
+        { name: 'profile', description: 'Read your username and your roles in your organisation' },
         { name: 'webhooks:read', description: 'List webhook subscriptions and their delivery history' },
         { name: 'webhooks:write', description: 'Create and update outbound webhook subscriptions' },
       ],

@@ -23,7 +23,8 @@ let decisions: { id: string; secret: string };
 
 const LIST = `sha256:${operationId('incident-read', 'ListIncidents')}`;
 const GET = `sha256:${operationId('incident-read', 'GetIncident')}`;
-const PUBLISHED = ['incidents:read', 'incidents:write', 'webhooks:read', 'webhooks:write'];
+// Sorted by name, as the catalog lists them; openid, profile and email are OpenID Connect's (README "OpenID Connect").
+const PUBLISHED = ['email', 'incidents:read', 'incidents:write', 'openid', 'profile', 'webhooks:read', 'webhooks:write'];
 
 beforeAll(async () => {
   h = await startHarness({ WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8', WEBHOOK_HTTP_HOSTS: '127.0.0.1', WORKER_POLL_INTERVAL: '100' }, { worker: true });

@@ -232,7 +232,7 @@ describe('client credentials', () => {
 });
 
 describe('discovery', () => {
-  it('publishes RFC 8414 metadata at both well-known paths', async () => {
+  it('publishes one document, RFC 8414 and OpenID Connect Discovery 1.0 metadata, at both well-known paths', async () => {
     for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
       const res = await h.request({ method: 'GET', url: path });
       expect(res.statusCode).toBe(200);
@@ -240,17 +240,28 @@ describe('discovery', () => {
         issuer: TEST_ISSUER,
         authorization_endpoint: `${TEST_ISSUER}/v1/oauth/authorize`,
         token_endpoint: `${TEST_ISSUER}/v1/oauth/token`,
+        userinfo_endpoint: `${TEST_ISSUER}/v1/oauth/userinfo`,
+        jwks_uri: `${TEST_ISSUER}/.well-known/jwks.json`,
+        end_session_endpoint: `${TEST_ISSUER}/v1/oauth/logout`,
         revocation_endpoint: `${TEST_ISSUER}/v1/oauth/revoke`,
         introspection_endpoint: `${TEST_ISSUER}/v1/oauth/introspect`,
-        jwks_uri: `${TEST_ISSUER}/.well-known/jwks.json`,
-        grant_types_supported: ['authorization_code', 'client_credentials', 'refresh_token'],
+        scopes_supported: ['email', 'incidents:read', 'incidents:write', 'openid', 'profile', 'webhooks:read', 'webhooks:write'],
         response_types_supported: ['code'],
         response_modes_supported: ['query'],
-        code_challenge_methods_supported: ['S256'],
+        grant_types_supported: ['authorization_code', 'client_credentials', 'refresh_token'],
+        subject_types_supported: ['public'],
+        id_token_signing_alg_values_supported: ['RS256'],
         token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
         revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
         introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
-        scopes_supported: ['incidents:read', 'incidents:write', 'webhooks:read', 'webhooks:write'],
+        code_challenge_methods_supported: ['S256'],
+        claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'at_hash', 'acr', 'amr', 'sid', 'preferred_username', 'roles', 'email', 'email_verified'],
+        claim_types_supported: ['normal'],
+        acr_values_supported: ['urn:tessera:acr:pwd', 'urn:tessera:acr:mfa', 'urn:tessera:acr:fed'],
+        prompt_values_supported: ['none', 'login', 'consent', 'select_account'],
+        claims_parameter_supported: false,
+        request_parameter_supported: false,
+        request_uri_parameter_supported: false,
         authorization_response_iss_parameter_supported: true,
         service_documentation: `${TEST_ISSUER}/api/docs`,
       });

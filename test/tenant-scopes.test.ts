@@ -9,7 +9,8 @@ let acme: TenantFixture;
 let globex: TenantFixture;
 let operator: string;
 
-const PUBLISHED = ['incidents:read', 'incidents:write', 'webhooks:read', 'webhooks:write'];
+// Sorted by name, as the catalog lists them; openid, profile and email are OpenID Connect's (README "OpenID Connect").
+const PUBLISHED = ['email', 'incidents:read', 'incidents:write', 'openid', 'profile', 'webhooks:read', 'webhooks:write'];
 
 beforeAll(async () => {
   h = await startHarness();

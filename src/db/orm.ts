@@ -20,6 +20,9 @@ import { Migration20261207010000_webhook_recovery } from './migrations/Migration
 import { Migration20261208000000_bundle_releases } from './migrations/Migration20261208000000_bundle_releases.js';
 import { Migration20261208010000_integration_requests } from './migrations/Migration20261208010000_integration_requests.js';
 import { Migration20261209000000_sign_in_policy } from './migrations/Migration20261209000000_sign_in_policy.js';
+import { Migration20261209010000_openid_connect } from './migrations/Migration20261209010000_openid_connect.js';
+import { Migration20261209020000_totp } from './migrations/Migration20261209020000_totp.js';
+import { Migration20261209030000_federation } from './migrations/Migration20261209030000_federation.js';
 import { tenantFilter } from './tenant.js';
 
 /** How long the database may keep a caller waiting, in ms (see connectionLimits). */
@@ -79,6 +82,9 @@ const migrationsList = [
   { name: 'Migration20261208000000_bundle_releases', class: Migration20261208000000_bundle_releases },
   { name: 'Migration20261208010000_integration_requests', class: Migration20261208010000_integration_requests },
   { name: 'Migration20261209000000_sign_in_policy', class: Migration20261209000000_sign_in_policy },
+  { name: 'Migration20261209010000_openid_connect', class: Migration20261209010000_openid_connect },
+  { name: 'Migration20261209020000_totp', class: Migration20261209020000_totp },
+  { name: 'Migration20261209030000_federation', class: Migration20261209030000_federation },
 ];
 
 function ormOptions(url: string, model: DataModel, timeouts?: DatabaseTimeouts, poolMax = 10): Options {

@@ -264,6 +264,17 @@ export class Keyring {
     return this.jwksJson;
   }
 
+  /**
+   * The algorithms of the published keys, the signing key's first: what tokens are signed with now, or will be after a
+   * rotation (a change of KEY_ALGORITHM reaches the signing key only through the next key). For discovery's
+   * `id_token_signing_alg_values_supported`.
+   */
+  algorithms(): string[] {
+    const algorithms = this.active ? [this.active.alg] : [];
+    for (const key of this.keys.values()) if (key.state !== 'expired' && !algorithms.includes(key.alg)) algorithms.push(key.alg);
+    return algorithms;
+  }
+
   sign(claims: JWTPayload & { exp: number }, typ: string): Promise<string> {
     const active = this.active;
     if (!active) return Promise.reject(new Error('no active signing key loaded'));

@@ -1,15 +1,18 @@
-// Access tokens as JWTs per RFC 9068, and the one verifier every protected route uses.
-import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+// Access tokens as JWTs per RFC 9068, and the one verifier every protected route uses; OpenID Connect ID tokens,
+// signed with the same keys, and the check of one handed back as a logout's id_token_hint.
+import { compactVerify, errors as joseErrors, jwtVerify, type JWSHeaderParameters, type JWTPayload } from 'jose';
 import { LRUCache } from 'lru-cache';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { epochSeconds, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
-import { Unauthorized } from '../errors.js';
+import { InvalidRequest, Unauthorized } from '../errors.js';
 import type { Keyring } from './keyring.js';
 import type { RevocationList } from './revocations.js';
 
 /** RFC 9068 section 2.1: the media type of a JWT access token, in the `typ` header. */
 const ACCESS_TOKEN_TYP = 'at+jwt';
+/** An ID token says `typ: JWT` (RFC 7519 section 5.1), so neither kind of token passes for the other. */
+const ID_TOKEN_TYP = 'JWT';
 const ALLOWED_ALGORITHMS = ['RS256', 'ES256'];
 
 export interface AccessTokenClaims extends JWTPayload {
@@ -43,6 +46,42 @@ export interface IssuedToken {
   jti: string;
   expiresAt: Date;
   expiresIn: number;
+}
+
+/** An ID token (OIDC Core section 2) for a user who signed in to a client. */
+export interface IdTokenRequest {
+  /** The user's id. */
+  subject: string;
+  /** The client it is for: its `aud`. */
+  clientId: string;
+  ttlSeconds: number;
+  /** When the user signed in (ms since the epoch); null for a grant older than OpenID Connect here. */
+  authTime: number | null;
+  /** The authorization request's nonce; absent from refreshed ID tokens (OIDC Core section 12.2). */
+  nonce?: string | null;
+  /** The access token issued beside it, whose hash is `at_hash` (OIDC Core section 3.1.3.6). */
+  accessToken: string;
+  acr: string;
+  amr: string[];
+  /** The login session (`sid`, OpenID Connect Front-Channel Logout 1.0 section 3), for logout. */
+  sid?: string | null;
+  /** The user's claims the granted scopes allow (OIDC Core section 5.4). */
+  claims: Record<string, unknown>;
+}
+
+/** What an id_token_hint (OpenID Connect RP-Initiated Logout 1.0 section 2) says, once checked. */
+export interface IdTokenHint {
+  subject: string;
+  audience: string[];
+  sid?: string;
+}
+
+/**
+ * OIDC Core section 3.1.3.6: the left half of the hash of the access token's ASCII octets, base64url, with the hash of
+ * the ID token's `alg`. Both algorithms Tessera signs with (RS256, ES256) hash with SHA-256.
+ */
+export function accessTokenHash(accessToken: string): string {
+  return createHash('sha256').update(accessToken, 'ascii').digest().subarray(0, 16).toString('base64url');
 }
 
 /** What a protected route knows about its caller once the token is verified. */
@@ -101,6 +140,58 @@ export class TokenService {
     return this.keyring.sign(claims, ACCESS_TOKEN_TYP).then((token) => ({ token, jti, expiresAt: new Date(exp * 1000), expiresIn: request.ttlSeconds }));
   }
 
+  /** An OpenID Connect ID token, signed by the key that signs access tokens now (OIDC Core sections 2 and 3.1.3.6). */
+  issueIdToken(request: IdTokenRequest): Promise<string> {
+    const iat = epochSeconds(this.clock);
+    const claims = {
+      // The user's claims first: none of them may stand in for one of the token's own.
+      ...request.claims,
+      iss: this.config.issuer,
+      sub: request.subject,
+      aud: request.clientId,
+      exp: iat + request.ttlSeconds,
+      iat,
+      ...(request.authTime !== null ? { auth_time: Math.floor(request.authTime / 1000) } : {}),
+      ...(request.nonce ? { nonce: request.nonce } : {}),
+      at_hash: accessTokenHash(request.accessToken),
+      acr: request.acr,
+      amr: request.amr,
+      ...(request.sid ? { sid: request.sid } : {}),
+    };
+    return this.keyring.sign(claims, ID_TOKEN_TYP);
+  }
+
+  /**
+   * An ID token handed back as an id_token_hint: signed by one of our published keys and issued by us (RP-Initiated
+   * Logout 1.0 section 2: "The OP SHOULD accept ID Tokens ... even when the exp time has passed", so its lifetime is
+   * not checked). Anything else is an invalid_request naming the parameter.
+   */
+  async verifyIdTokenHint(token: string): Promise<IdTokenHint> {
+    const refused = (why: string) => new InvalidRequest(`id_token_hint ${why}`, { path: 'id_token_hint', problem: why });
+    let header: JWSHeaderParameters;
+    let claims: Record<string, unknown>;
+    try {
+      const verified = await compactVerify(token, (protectedHeader) => this.keyFor(protectedHeader), { algorithms: ALLOWED_ALGORITHMS });
+      header = verified.protectedHeader;
+      claims = JSON.parse(new TextDecoder().decode(verified.payload)) as Record<string, unknown>;
+    } catch {
+      throw refused('is not an ID token signed by this server');
+    }
+    if (header.typ !== ID_TOKEN_TYP || !claims || typeof claims !== 'object') throw refused('is not an ID token');
+    if (claims.iss !== this.config.issuer) throw refused('was issued by another server');
+    const audience = typeof claims.aud === 'string' ? [claims.aud] : Array.isArray(claims.aud) ? claims.aud.filter((a): a is string => typeof a === 'string') : [];
+    if (typeof claims.sub !== 'string' || !audience.length) throw refused('is not an ID token');
+    return { subject: claims.sub, audience, ...(typeof claims.sid === 'string' ? { sid: claims.sid } : {}) };
+  }
+
+  /** The published key a token names by `kid`, of the algorithm it says. */
+  private async keyFor(header: JWSHeaderParameters) {
+    const key = await this.keyring.verificationKey(header.kid);
+    if (!key) throw new Unauthorized('token is signed with an unknown key', 'invalid_token');
+    if (key.alg !== header.alg) throw new Unauthorized('token algorithm does not match its key', 'invalid_token');
+    return key.verifyKey;
+  }
+
   /** Set once, by the runtime, from the feature that declares it (src/module.ts `tokenAdmission`). */
   admitWith(admission: TokenAdmission): void {
     if (this.admission) throw new Error('a token admission is already set: only one feature may declare one');
@@ -126,12 +217,7 @@ export class TokenService {
     try {
       ({ payload } = await jwtVerify<AccessTokenClaims>(
         token,
-        async (header) => {
-          const key = await this.keyring.verificationKey(header.kid);
-          if (!key) throw new Unauthorized('token is signed with an unknown key', 'invalid_token');
-          if (key.alg !== header.alg) throw new Unauthorized('token algorithm does not match its key', 'invalid_token');
-          return key.verifyKey;
-        },
+        (header) => this.keyFor(header),
         {
           algorithms: ALLOWED_ALGORITHMS,
           typ: ACCESS_TOKEN_TYP,

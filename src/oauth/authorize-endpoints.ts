@@ -1,5 +1,6 @@
 // The browser's side of the authorization endpoint: GET /v1/oauth/authorize, the hosted sign-in (POST
-// /v1/oauth/login) and consent (GET and POST /v1/oauth/consent) pages. Every error of them is answered by one
+// /v1/oauth/login), second-factor (GET and POST /v1/oauth/mfa, README "MFA") and consent (GET and POST
+// /v1/oauth/consent) pages. Every error of them is answered by one
 // handler, `answerError`, which decides between the error page and the redirect from one fact, as
 // node-oidc-provider does: whether the client and its redirect URI were verified (RFC 6749 section 4.1.2.1,
 // RFC 9700 section 4.11).
@@ -11,12 +12,14 @@ import { isLoopbackHost } from '../http/loopback.js';
 import type { Limiter } from '../http/rate-limit.js';
 import type { ScopeCatalog } from '../platform/scopes.js';
 import type { AuthorizationFlow, AuthorizeStep, VerifiedClient } from './authorize.js';
+import { renderSecondFactor } from './mfa-pages.js';
 import { renderConsent, renderError, renderLogin } from './pages.js';
 import { param, type Params } from './params.js';
 
-const BROWSER_COOKIE = 'tessera_browser';
-const SESSION_COOKIE = 'tessera_session';
-const COOKIE_PATH = '/v1/oauth';
+// Shared with the logout endpoint (logout-endpoints.ts), which ends the session these pages start.
+export const BROWSER_COOKIE = 'tessera_browser';
+export const SESSION_COOKIE = 'tessera_session';
+export const COOKIE_PATH = '/v1/oauth';
 
 /** Where an error may be sent back: a verified redirect URI and the request's state; null shows a page. */
 interface ErrorTarget {
@@ -25,7 +28,7 @@ interface ErrorTarget {
 }
 
 /** Only a plain-http loopback issuer (local development) goes without Secure cookies. */
-function isInsecureLoopback(issuer: string): boolean {
+export function isInsecureLoopback(issuer: string): boolean {
   const url = new URL(issuer);
   return url.protocol === 'http:' && isLoopbackHost(url.hostname);
 }
@@ -48,7 +51,13 @@ export function authorizeEndpoints(flow: AuthorizationFlow, scopes: ScopeCatalog
     if (step.kind === 'redirect') return reply.code(redirectStatus).header('cache-control', 'no-store').redirect(step.location, redirectStatus);
     if (step.kind === 'login') {
       if (step.retryAfter) reply.header('retry-after', String(step.retryAfter));
-      return renderLogin(reply, { appName: step.app.name, requestId: step.request.id, csrfToken: step.request.csrfToken, email: extra.email, error: step.error }, step.status ?? 200);
+      // The tenant's identity providers as buttons, and whether its local passwords are on (README "Federation").
+      const { providers, passwords } = await flow.signInOptions(step.app.tenantId);
+      return renderLogin(reply, { appName: step.app.name, requestId: step.request.id, csrfToken: step.request.csrfToken, email: extra.email, error: step.error, providers, passwords }, step.status ?? 200);
+    }
+    if (step.kind === 'mfa') {
+      if (step.retryAfter) reply.header('retry-after', String(step.retryAfter));
+      return renderSecondFactor(reply, step.page, { requestId: step.request.id, csrfToken: step.request.csrfToken, error: step.error }, step.status ?? 200);
     }
     const descriptions = new Map((await scopes.published()).map((s) => [s.name, s.description]));
     return renderConsent(reply, {
@@ -91,11 +100,62 @@ export function authorizeEndpoints(flow: AuthorizationFlow, scopes: ScopeCatalog
       try {
         await loginLimit.check([request.ip]);
         const email = param(form, 'email') ?? '';
+        // An identity provider's button, or an email alone (home-realm discovery): no password to check.
+        const provider = param(form, 'provider');
+        if (provider !== undefined || param(form, 'password') === undefined) {
+          return await respond(reply, await flow.discover(param(form, 'request_id') ?? '', request.cookies[BROWSER_COOKIE], param(form, 'csrf_token') ?? '', email, provider), 303, { email });
+        }
         const { step, sessionId } = await flow.login(param(form, 'request_id') ?? '', request.cookies[BROWSER_COOKIE], param(form, 'csrf_token') ?? '', email, param(form, 'password') ?? '');
         if (sessionId) reply.setCookie(SESSION_COOKIE, sessionId, { ...cookieOptions, maxAge: config.oauth.sessionTtl });
         // Post/redirect/get: reloading the consent page must not post the password again.
         if (step.kind === 'consent') return reply.redirect(`/v1/oauth/consent?request_id=${encodeURIComponent(step.request.id)}`, 303);
+        if (step.kind === 'mfa') return reply.redirect(`/v1/oauth/mfa?request_id=${encodeURIComponent(step.request.id)}`, 303);
         return await respond(reply, step, 303, { email });
+      } catch (error) {
+        return answerError(request, reply, error, null, 303);
+      }
+    },
+
+    /**
+     * GET /v1/oauth/federated?ticket=: back from an identity provider (the federation module's ACS or callback sent the
+     * browser here, where its cookies are sent again: the answer's own POST carried none). The ticket's sign-in goes on
+     * in the browser that started the request.
+     */
+    async federated(request: FastifyRequest, reply: FastifyReply) {
+      const ticket = (request.query as Params).ticket;
+      try {
+        const { step, sessionId } = await flow.completeExternal(typeof ticket === 'string' ? ticket : '', request.cookies[BROWSER_COOKIE]);
+        if (sessionId) reply.setCookie(SESSION_COOKIE, sessionId, { ...cookieOptions, maxAge: config.oauth.sessionTtl });
+        // The ticket's URL does not stay in the history: the consent page has its own.
+        if (step.kind === 'consent') return reply.redirect(`/v1/oauth/consent?request_id=${encodeURIComponent(step.request.id)}`, 303);
+        return await respond(reply, step, 303);
+      } catch (error) {
+        return answerError(request, reply, error, null, 303);
+      }
+    },
+
+    /** GET /v1/oauth/mfa: the second factor a pending request waits for, after the password. */
+    async secondFactorPage(request: FastifyRequest, reply: FastifyReply) {
+      const requestId = (request.query as Params).request_id;
+      try {
+        const step = await flow.secondFactorPage(typeof requestId === 'string' ? requestId : '', request.cookies[BROWSER_COOKIE], request.cookies[SESSION_COOKIE]);
+        return await respond(reply, step, 302);
+      } catch (error) {
+        return answerError(request, reply, error, null, 302);
+      }
+    },
+
+    /** POST /v1/oauth/mfa: a code, a new authenticator's first code, or on past the recovery codes. */
+    async secondFactor(request: FastifyRequest, reply: FastifyReply) {
+      const form = (request.body ?? {}) as Params;
+      try {
+        // Codes are guessed like passwords: as many a minute per address as sign-ins (counted apart, so that mistyped
+        // passwords do not use them up), beside the account's lockout.
+        await loginLimit.check([`mfa:${request.ip}`]);
+        const { step, sessionId } = await flow.submitSecondFactor(param(form, 'request_id') ?? '', request.cookies[BROWSER_COOKIE], param(form, 'csrf_token') ?? '', param(form, 'code') ?? '');
+        if (sessionId) reply.setCookie(SESSION_COOKIE, sessionId, { ...cookieOptions, maxAge: config.oauth.sessionTtl });
+        if (step.kind === 'consent') return reply.redirect(`/v1/oauth/consent?request_id=${encodeURIComponent(step.request.id)}`, 303);
+        return await respond(reply, step, 303);
       } catch (error) {
         return answerError(request, reply, error, null, 303);
       }

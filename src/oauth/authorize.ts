@@ -1,20 +1,34 @@
 // The authorization endpoint's flow (RFC 6749 section 4.1.1, RFC 7636): the client and redirect URI are checked
 // first, then the request; the user signs in (with a per-account lockout) and consents, once per scope set, and
-// the code goes back to the redirect URI with `state` and `iss` (RFC 9207). This decides; the endpoints
-// (authorize-endpoints.ts) render.
+// the code goes back to the redirect URI with `state` and `iss` (RFC 9207). OpenID Connect's `prompt` and `max_age`
+// (OIDC Core section 3.1.2.1) decide when a sign-in or a consent must be made again, or, with prompt=none, cannot be
+// asked for. This decides; the endpoints (authorize-endpoints.ts) render.
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { forTenant } from '../db/tenant.js';
-import { AccessDenied, authorizationErrorParams, Forbidden, InvalidRequest, InvalidScope, UnauthorizedClient, UnsupportedResponseType } from '../errors.js';
+import {
+  AccessDenied,
+  authorizationErrorParams,
+  ConsentRequired,
+  Forbidden,
+  InvalidRequest,
+  InvalidScope,
+  LoginRequired,
+  UnauthorizedClient,
+  UnsupportedResponseType,
+} from '../errors.js';
 import { newId, sha256 } from '../ids.js';
 import type { ClientDirectory } from '../platform/clients.js';
 import type { App } from '../platform/service.js';
 import type { TenancyService, User } from '../tenancy/service.js';
-import { AuthorizationCode, AuthorizationRequest, Consent, Grant, LoginSession, LoginThrottle } from './entities.js';
+import { AuthorizationCode, AuthorizationRequest, Consent, Grant, LoginSession } from './entities.js';
+import { LoginLockout, lockedMessage } from './lockout.js';
+import { oidcParams } from './oidc-params.js';
 import { param, parseScope, type Params } from './params.js';
 import { checkChallenge } from './pkce.js';
+import { SecondFactor, type SecondFactorPage } from './second-factor.js';
 import { equalSecrets } from './secrets.js';
 
 /** RFC 6749 section 4.1.2: "A maximum authorization code lifetime of 10 minutes is RECOMMENDED"; we keep 60 s. */
@@ -24,13 +38,54 @@ const REQUEST_TTL_SECONDS = 600;
 export type AuthorizeStep =
   | { kind: 'login'; request: AuthorizationRequest; app: App; error?: string; status?: number; retryAfter?: number }
   | { kind: 'consent'; request: AuthorizationRequest; app: App; user: User }
+  /** Between the password and a session: a code, or an authenticator to enrol (second-factor.ts). */
+  | { kind: 'mfa'; request: AuthorizationRequest; app: App; page: SecondFactorPage; error?: string; status?: number; retryAfter?: number }
   | { kind: 'redirect'; location: string };
+
+/** The browser's live login session, and its user. */
+interface SignedIn {
+  session: LoginSession;
+  user: User;
+}
 
 /** A client and redirect URI that can be trusted with the answer, errors included (RFC 9700 section 4.11). */
 export interface VerifiedClient {
   app: App;
   redirectUri: string;
 }
+
+/** A way to sign in besides the password, as the login page offers it: an identity provider of the tenant. */
+export interface SignInOption {
+  id: string;
+  name: string;
+}
+
+/** A sign-in an identity provider vouched for, handed back to these pages by a one-time ticket. */
+export interface ExternalSignInResult {
+  tenantId: string;
+  /** The pending request it was started for; null when the provider started it (IdP-initiated SAML). */
+  requestId: string | null;
+  userId: string;
+  amr: string[];
+}
+
+/**
+ * Sign-in through a tenant's identity providers (README "Federation"). The federation module, built after this one,
+ * plugs itself in (`useExternalSignIn`); without it the login page offers passwords alone.
+ */
+export interface ExternalSignIn {
+  /** The tenant's enabled providers: the login page's buttons. */
+  options(tenantId: string): Promise<SignInOption[]>;
+  /** Home-realm discovery: the enabled provider that holds the email's domain, or null. */
+  providerForEmail(tenantId: string, email: string): Promise<SignInOption | null>;
+  /** Starts a round trip to the provider for the pending request: where to send the browser. */
+  begin(pending: { tenantId: string; requestId: string }, providerId: string): Promise<string>;
+  /** The sign-in a ticket stands for, once (the ticket is used up), or null. */
+  redeem(ticket: string): Promise<ExternalSignInResult | null>;
+}
+
+/** Told when a tenant has turned local passwords off (`federation_required`). */
+const LOCAL_PASSWORDS_OFF = 'Your organisation signs you in through its identity provider: passwords are off here. Use its button, or enter your work email.';
 
 const scopeSetOf = (scopes: string[]) => [...scopes].sort().join(' ');
 
@@ -55,13 +110,27 @@ function assertNotSuspended(app: App): void {
 }
 
 export class AuthorizationFlow {
+  /** Wrong passwords and wrong second-factor codes, counted together per account. */
+  private readonly lockout: LoginLockout;
+  private readonly secondFactor: SecondFactor;
+
   constructor(
     private readonly orm: MikroORM,
     private readonly clients: ClientDirectory,
     private readonly tenancy: TenancyService,
     private readonly config: Config,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.lockout = new LoginLockout(config, clock);
+    this.secondFactor = new SecondFactor(tenancy, this.lockout, clock);
+  }
+
+  private external: ExternalSignIn | null = null;
+
+  /** Called by the federation module when it is built. */
+  useExternalSignIn(external: ExternalSignIn): void {
+    this.external = external;
+  }
 
   private now(): Date {
     return new Date(this.clock.now());
@@ -94,6 +163,7 @@ export class AuthorizationFlow {
     if (unapproved.length) throw new InvalidScope(`scope not approved for this client: ${unapproved.join(' ')}`);
     if (scopes.length === 0) throw new InvalidScope('scope must name at least one scope');
     const codeChallenge = checkChallenge(app, param(query, 'code_challenge'), param(query, 'code_challenge_method'));
+    const { nonce, prompt, maxAge } = oidcParams(query);
     const state = param(query, 'state') ?? null;
 
     const em = forTenant(this.orm.em, app.tenantId);
@@ -105,6 +175,9 @@ export class AuthorizationFlow {
       scopes,
       state,
       codeChallenge,
+      nonce,
+      prompt,
+      maxAge,
       csrfToken: randomBytes(24).toString('base64url'),
       browserBinding: sha256(browserId),
       createdAt: this.now(),
@@ -114,19 +187,47 @@ export class AuthorizationFlow {
     return this.continue(em, request, app, sessionId);
   }
 
-  /** After a request exists: sign in if needed, ask consent if not remembered, else issue the code. */
+  /**
+   * After a request exists: sign in if needed, ask consent if not remembered (or if prompt=consent), else issue the
+   * code. With prompt=none nothing is asked: what would have been is the error (OIDC Core section 3.1.2.6).
+   */
   private async continue(em: EntityManager, request: AuthorizationRequest, app: App, sessionId: string | undefined): Promise<AuthorizeStep> {
-    const user = await this.sessionUser(em, sessionId);
-    if (!user) return { kind: 'login', request, app };
-    const remembered = await em.findOne(Consent, { userId: user.id, appId: app.id, scopeSet: scopeSetOf(request.scopes) });
-    if (!remembered) return { kind: 'consent', request, app, user };
-    return { kind: 'redirect', location: await this.issueCode(em, request, user) };
+    const signedIn = await this.loginSession(em, sessionId);
+    if (!signedIn || this.mustSignInAgain(request, signedIn.session)) {
+      if (request.prompt.includes('none')) return this.refuse(em, request, new LoginRequired(signedIn ? 'the user must sign in again (max_age)' : 'the user is not signed in'));
+      return { kind: 'login', request, app };
+    }
+    const remembered = await em.findOne(Consent, { userId: signedIn.user.id, appId: app.id, scopeSet: scopeSetOf(request.scopes) });
+    if (!remembered || request.prompt.includes('consent')) {
+      if (request.prompt.includes('none')) return this.refuse(em, request, new ConsentRequired('the user has not allowed this application these scopes'));
+      return { kind: 'consent', request, app, user: signedIn.user };
+    }
+    return { kind: 'redirect', location: await this.issueCode(em, request, signedIn) };
   }
 
-  private async sessionUser(em: EntityManager, sessionId: string | undefined): Promise<User | null> {
+  /**
+   * OIDC Core section 3.1.2.1: prompt=login asks for a sign-in made for this request, and max_age for one at most that
+   * many seconds old. A session begun after the request was made is such a sign-in, however long the consent takes.
+   */
+  private mustSignInAgain(request: AuthorizationRequest, session: LoginSession): boolean {
+    if (session.createdAt.getTime() >= request.createdAt.getTime()) return false;
+    if (request.prompt.includes('login')) return true;
+    return typeof request.maxAge === 'number' && this.clock.now() - session.createdAt.getTime() > request.maxAge * 1000;
+  }
+
+  /** A request that cannot go on without asking the user (prompt=none): it ends, and its error goes to the client. */
+  private async refuse(em: EntityManager, request: AuthorizationRequest, error: Error): Promise<AuthorizeStep> {
+    em.remove(request);
+    await em.flush();
+    return { kind: 'redirect', location: this.errorLocation(request.redirectUri, request.state, error) };
+  }
+
+  private async loginSession(em: EntityManager, sessionId: string | undefined): Promise<SignedIn | null> {
     if (!sessionId) return null;
     const session = await em.findOne(LoginSession, { id: sha256(sessionId), expiresAt: { $gt: this.now() } });
-    return session ? this.tenancy.user(em, session.userId) : null;
+    const user = session ? await this.tenancy.user(em, session.userId) : null;
+    // A password-only session of a user who must now confirm a code (the policy changed since) signs nobody in.
+    return session && user && (await this.secondFactor.satisfiedBy(em, session.amr, user)) ? { session, user } : null;
   }
 
   /** A pending request, only for the browser that started it and with the form's CSRF token (RFC 6749 section 10.12). */
@@ -155,20 +256,96 @@ export class AuthorizationFlow {
   /** Password sign-in with a per-account lockout after repeated failures; a success returns the new session id. */
   async login(requestId: string, browserId: string | undefined, csrfToken: string, email: string, password: string): Promise<{ step: AuthorizeStep; sessionId?: string }> {
     const { em, request, app } = await this.pending(requestId, browserId, csrfToken);
-    const throttleId = `${request.tenantId}:${email.trim().toLowerCase()}`;
-    const throttle = await em.findOne(LoginThrottle, { id: throttleId });
-    const now = this.now();
-    if (throttle?.lockedUntil && throttle.lockedUntil > now) {
-      const retryAfter = Math.ceil((throttle.lockedUntil.getTime() - now.getTime()) / 1000);
-      return { step: { kind: 'login', request, app, status: 429, retryAfter, error: `Too many failed attempts. Try again in ${Math.ceil(retryAfter / 60)} minute(s).` } };
-    }
+    // Federation required: no password is checked at all (nor counted toward the lockout).
+    if (!(await this.passwordsAllowed(em, request.tenantId))) return { step: { kind: 'login', request, app, status: 403, error: LOCAL_PASSWORDS_OFF } };
+    const { throttle, retryAfter } = await this.lockout.state(em, request.tenantId, email);
+    if (retryAfter) return { step: { kind: 'login', request, app, status: 429, retryAfter, error: lockedMessage(retryAfter) } };
     const user = await this.tenancy.checkCredentials(em, email, password);
     if (!user) {
-      await this.recordFailure(em, throttleId, request.tenantId, throttle);
+      await this.lockout.recordFailure(em, request.tenantId, email, throttle);
       return { step: { kind: 'login', request, app, status: 401, error: 'The email or password is not correct.' } };
     }
-    if (throttle) em.remove(throttle);
+    // A second factor to come: the failure count stands until it is right, or the password would reset the count of
+    // wrong codes, and the codes could be guessed without end.
+    const secondFactor = await this.secondFactor.afterPassword(em, request, user);
+    if (secondFactor) return { step: { kind: 'mfa', request, app, page: secondFactor } };
+    this.lockout.clear(em, throttle);
     return this.signIn(em, request, app, user, ['pwd']);
+  }
+
+  /** The page of the second factor the request waits for (after the password), or where the request stands without one. */
+  async secondFactorPage(requestId: string, browserId: string | undefined, sessionId: string | undefined): Promise<AuthorizeStep> {
+    const { em, request, app } = await this.pending(requestId, browserId);
+    const page = await this.secondFactor.page(em, request);
+    return page ? { kind: 'mfa', request, app, page } : this.continue(em, request, app, sessionId);
+  }
+
+  /** The second-factor form: a code, a new authenticator's first code, or on once its recovery codes were shown. */
+  async submitSecondFactor(requestId: string, browserId: string | undefined, csrfToken: string, code: string): Promise<{ step: AuthorizeStep; sessionId?: string }> {
+    const { em, request, app } = await this.pending(requestId, browserId, csrfToken);
+    // Local passwords turned off since the password was checked: the code completes no password sign-in.
+    if (!(await this.passwordsAllowed(em, request.tenantId))) return { step: { kind: 'login', request, app, status: 403, error: LOCAL_PASSWORDS_OFF } };
+    const outcome = await this.secondFactor.submit(em, request, code);
+    if (outcome.kind === 'signed-in') return this.signIn(em, request, app, outcome.user, outcome.amr);
+    if (outcome.kind === 'restart') return { step: { kind: 'login', request, app, status: 401, error: outcome.error } };
+    const { page, status, error, retryAfter } = outcome;
+    return { step: { kind: 'mfa', request, app, page, status, error, retryAfter } };
+  }
+
+  private async passwordsAllowed(em: EntityManager, tenantId: string): Promise<boolean> {
+    return !(await this.tenancy.tenant(em, tenantId))?.federationRequired;
+  }
+
+  /** What the login page of a tenant offers: its identity providers, and whether local passwords are on. */
+  async signInOptions(tenantId: string): Promise<{ providers: SignInOption[]; passwords: boolean }> {
+    const providers = this.external ? await this.external.options(tenantId) : [];
+    return { providers, passwords: await this.passwordsAllowed(forTenant(this.orm.em, tenantId), tenantId) };
+  }
+
+  /**
+   * The login form without a password: a provider's button (`providerId`), or an email alone (home-realm discovery:
+   * its domain's provider, else the password form, unless local passwords are off). Checked like the password form:
+   * the browser that started the request, and its CSRF token.
+   */
+  async discover(requestId: string, browserId: string | undefined, csrfToken: string, email: string, providerId: string | undefined): Promise<AuthorizeStep> {
+    const { em, request, app } = await this.pending(requestId, browserId, csrfToken);
+    const pending = { tenantId: request.tenantId, requestId: request.id };
+    if (providerId !== undefined) {
+      if (!this.external) throw new InvalidRequest('Sign-in through an identity provider is not available.');
+      return { kind: 'redirect', location: await this.external.begin(pending, providerId) };
+    }
+    if (!email.trim()) return { kind: 'login', request, app, status: 400, error: 'Enter your email address.' };
+    const provider = this.external ? await this.external.providerForEmail(request.tenantId, email) : null;
+    if (provider) return { kind: 'redirect', location: await this.external!.begin(pending, provider.id) };
+    if (!(await this.passwordsAllowed(em, request.tenantId))) return { kind: 'login', request, app, status: 403, error: LOCAL_PASSWORDS_OFF };
+    return { kind: 'login', request, app };
+  }
+
+  /**
+   * Back from an identity provider with a ticket: the sign-in it stands for goes on in the browser that started the
+   * request (its binding is checked, as on every step), or, for an IdP-initiated one, in the newest pending request
+   * of this browser in the tenant; with none, the user is told to start from the application.
+   */
+  async completeExternal(ticket: string, browserId: string | undefined): Promise<{ step: AuthorizeStep; sessionId?: string }> {
+    const result = this.external ? await this.external.redeem(ticket) : null;
+    if (!result) throw new InvalidRequest('This sign-in has expired or was finished already. Go back to the application and start again.');
+    const requestId = result.requestId ?? (await this.newestPendingOf(result.tenantId, browserId));
+    if (!requestId) throw new InvalidRequest('You signed in with your identity provider, but no application asked for a sign-in from this browser. Start from the application.');
+    const { em, request, app } = await this.pending(requestId, browserId);
+    if (request.tenantId !== result.tenantId) throw new InvalidRequest('This sign-in request has expired or is not valid. Go back to the application and start again.');
+    const user = await this.tenancy.user(em, result.userId);
+    if (!user) throw new InvalidRequest('This account no longer exists. Ask your administrator.');
+    return this.signIn(em, request, app, user, result.amr);
+  }
+
+  private async newestPendingOf(tenantId: string, browserId: string | undefined): Promise<string | null> {
+    if (!browserId) return null;
+    const found = await forTenant(this.orm.em, tenantId).findOne(
+      AuthorizationRequest,
+      { browserBinding: sha256(browserId), expiresAt: { $gt: this.now() } },
+      { orderBy: { createdAt: 'desc' } },
+    );
+    return found?.id ?? null;
   }
 
   /**
@@ -191,25 +368,12 @@ export class AuthorizationFlow {
     return { step: await this.continue(em, request, app, sessionId), sessionId };
   }
 
-  private async recordFailure(em: EntityManager, id: string, tenantId: string, throttle: LoginThrottle | null): Promise<void> {
-    const now = this.now();
-    const windowMs = this.config.oauth.loginLockout * 1000;
-    const row = throttle ?? em.create(LoginThrottle, { id, tenantId, failures: 0, lastFailureAt: now, lockedUntil: null });
-    // Failures long ago, or before a lockout that has ended, start a new count.
-    if (now.getTime() - row.lastFailureAt.getTime() > windowMs || (row.lockedUntil && row.lockedUntil <= now)) {
-      row.failures = 0;
-      row.lockedUntil = null;
-    }
-    row.failures += 1;
-    row.lastFailureAt = now;
-    if (row.failures >= this.config.oauth.loginMaxFailures) row.lockedUntil = new Date(now.getTime() + windowMs);
-    await em.flush();
-  }
-
   async decideConsent(requestId: string, browserId: string | undefined, csrfToken: string, sessionId: string | undefined, approve: boolean): Promise<AuthorizeStep> {
     const { em, request, app } = await this.pending(requestId, browserId, csrfToken);
-    const user = await this.sessionUser(em, sessionId);
-    if (!user) return { kind: 'login', request, app };
+    const signedIn = await this.loginSession(em, sessionId);
+    // The same sign-in as the consent page was shown to: prompt=login and max_age are not bypassed by posting the form.
+    if (!signedIn || this.mustSignInAgain(request, signedIn.session)) return { kind: 'login', request, app };
+    const { user } = signedIn;
     if (!approve) {
       em.remove(request);
       await em.flush();
@@ -219,10 +383,11 @@ export class AuthorizationFlow {
     if (!(await em.findOne(Consent, { userId: user.id, appId: app.id, scopeSet }))) {
       em.create(Consent, { id: newId('cns'), tenantId: app.tenantId, userId: user.id, appId: app.id, scopeSet, createdAt: this.now() });
     }
-    return { kind: 'redirect', location: await this.issueCode(em, request, user) };
+    return { kind: 'redirect', location: await this.issueCode(em, request, signedIn) };
   }
 
-  private async issueCode(em: EntityManager, request: AuthorizationRequest, user: User): Promise<string> {
+  /** The code, under a new grant that remembers the sign-in, for the ID tokens of the grant (OIDC Core section 2). */
+  private async issueCode(em: EntityManager, request: AuthorizationRequest, { user, session }: SignedIn): Promise<string> {
     const code = randomBytes(32).toString('base64url');
     const grant = em.create(Grant, {
       id: newId('grt'),
@@ -231,6 +396,9 @@ export class AuthorizationFlow {
       userId: user.id,
       scopes: request.scopes,
       createdAt: this.now(),
+      authTime: session.createdAt,
+      amr: session.amr,
+      loginSessionId: session.id,
       revokedAt: null,
       revokedReason: null,
     });
@@ -243,6 +411,7 @@ export class AuthorizationFlow {
       redirectUri: request.redirectUri,
       scopes: request.scopes,
       codeChallenge: request.codeChallenge,
+      nonce: request.nonce,
       createdAt: this.now(),
       expiresAt: new Date(this.clock.now() + CODE_TTL_SECONDS * 1000),
       usedAt: null,

@@ -12,6 +12,12 @@ export const AuthorizationRequest = defineEntity({
     scopes: p.json<string[]>(),
     state: p.text().nullable(),
     codeChallenge: p.string().nullable(),
+    /** OIDC Core section 3.1.2.1: echoed in the ID token, so the client can tie it to this request. */
+    nonce: p.text().nullable(),
+    /** OIDC Core section 3.1.2.1 `prompt`: `login`, `consent` (or `none`, answered at once); empty when not sent. */
+    prompt: p.json<string[]>(),
+    /** OIDC Core section 3.1.2.1 `max_age`, in seconds: an older sign-in must be made again. */
+    maxAge: p.integer().nullable(),
     /** CSRF token of the login and consent forms. */
     csrfToken: p.string().hidden(),
     /** SHA-256 of the browser cookie: only the browser that started the request may finish it. */
@@ -65,6 +71,13 @@ export const Grant = defineEntity({
     userId: p.string(),
     scopes: p.json<string[]>(),
     createdAt: p.datetime().onCreate(() => new Date()),
+    /**
+     * How the user signed in for this grant: when (`auth_time`), how (`amr`) and in which login session (`sid`), for
+     * every ID token of the grant, refreshed ones included (OIDC Core section 12.2). Null on grants made before OIDC.
+     */
+    authTime: p.datetime().nullable(),
+    amr: p.json<string[]>().nullable(),
+    loginSessionId: p.string().nullable(),
     revokedAt: p.datetime().nullable(),
     revokedReason: p.string().nullable(),
   },
@@ -84,6 +97,8 @@ export const AuthorizationCode = defineEntity({
     redirectUri: p.text(),
     scopes: p.json<string[]>(),
     codeChallenge: p.string().nullable(),
+    /** The authorization request's nonce, for the ID token this code is exchanged for (OIDC Core section 3.1.3.6). */
+    nonce: p.text().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     expiresAt: p.datetime(),
     usedAt: p.datetime().nullable(),
@@ -135,3 +150,25 @@ export const LoginThrottle = defineEntity({
   },
 });
 export type LoginThrottle = InferEntity<typeof LoginThrottle>;
+
+/**
+ * The step between a correct password and a session (README "MFA"): a code to confirm, or an authenticator to enrol
+ * and then its recovery codes to be shown. One per pending authorization request, bound to it (and so to its browser
+ * and CSRF token), gone with it; it expires sooner.
+ */
+export const MfaChallenge = defineEntity({
+  name: 'MfaChallenge',
+  tableName: 'oauth_mfa_challenges',
+  properties: {
+    requestId: p.string().primary(),
+    tenantId: p.string(),
+    userId: p.string(),
+    /** `verify`: a code of the user's authenticator; `enrol`: a new one's; `enrolled`: its recovery codes were shown. */
+    step: p.string().$type<'verify' | 'enrol' | 'enrolled'>(),
+    /** The secret of the authenticator being enrolled, sealed for this request; null once enrolled. */
+    secretSealed: p.text().nullable(),
+    createdAt: p.datetime(),
+    expiresAt: p.datetime(),
+  },
+});
+export type MfaChallenge = InferEntity<typeof MfaChallenge>;

@@ -5,16 +5,25 @@ import type { FeatureModule } from '../module.js';
 import { oauthAppDeletion } from './app-deletion.js';
 import { AuthorizationFlow } from './authorize.js';
 import { ClientAuthenticator } from './client-auth.js';
-import { AuthorizationCode, AuthorizationRequest, Consent, Grant, GrantAccessToken, LoginSession, LoginThrottle, RefreshToken } from './entities.js';
+import { AuthorizationCode, AuthorizationRequest, Consent, Grant, GrantAccessToken, LoginSession, LoginThrottle, MfaChallenge, RefreshToken } from './entities.js';
 import { AuthorizationCodeGrant } from './grants/authorization-code.js';
 import { ClientCredentialsGrant } from './grants/client-credentials.js';
 import { GrantTokens } from './grants/grant-tokens.js';
 import { RefreshTokenGrant } from './grants/refresh-token.js';
+import { RpInitiatedLogout } from './logout.js';
 import { tokenMetrics } from './metrics.js';
 import { TokenRevocation } from './revocation.js';
 import { registerOAuthRoutes } from './routes.js';
+import { userInfoEndpoint } from './userinfo.js';
 
-const entities = [AuthorizationRequest, LoginSession, Consent, Grant, AuthorizationCode, RefreshToken, GrantAccessToken, LoginThrottle];
+declare module '../module.js' {
+  interface Services {
+    /** The authorization flow, where other ways of signing in plug in (the federation module: `useExternalSignIn`). */
+    authorizationFlow: AuthorizationFlow;
+  }
+}
+
+const entities = [AuthorizationRequest, LoginSession, Consent, Grant, AuthorizationCode, RefreshToken, GrantAccessToken, LoginThrottle, MfaChallenge];
 
 export const oauthModule: FeatureModule = {
   name: 'oauth',
@@ -27,6 +36,10 @@ export const oauthModule: FeatureModule = {
     const grantTokens = new GrantTokens(tokens, revocations, config, clock, tenancy);
     const deps = {
       flow: new AuthorizationFlow(orm, clients, tenancy, config, clock),
+      // OpenID Connect's own endpoints (README "OpenID Connect").
+      logout: new RpInitiatedLogout(orm, clients, tokens, clock),
+      userInfo: userInfoEndpoint(orm, tokens, tenancy),
+      signingAlgorithms: () => core.keyring.algorithms(),
       clientAuth: new ClientAuthenticator(clients, tenancy),
       grants: {
         client_credentials: new ClientCredentialsGrant(tokens, clients, tenancy),
@@ -42,6 +55,6 @@ export const oauthModule: FeatureModule = {
       },
       config,
     };
-    return { routes: (app) => registerOAuthRoutes(app, deps) };
+    return { services: { authorizationFlow: deps.flow }, routes: (app) => registerOAuthRoutes(app, deps) };
   },
 };

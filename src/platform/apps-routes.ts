@@ -118,7 +118,7 @@ export function registerAppRoutes(root: FastifyInstance, { platform, states, tok
         tags: ['Apps'],
         summary: 'Edit an app',
         description:
-          'Changes only the fields named: `name`, `redirect_uris`, `grant_types`, `requested_scopes`, checked as at registration. ' +
+          'Changes only the fields named: `name`, `redirect_uris`, `post_logout_redirect_uris`, `grant_types`, `requested_scopes`, checked as at registration. ' +
           'New tokens follow at once; a token already issued with a scope the app lost no longer carries that scope.',
         security,
         params: ClientIdParams,

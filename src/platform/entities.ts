@@ -26,6 +26,8 @@ export const App = defineEntity({
     name: p.string(),
     grantTypes: p.json<GrantType[]>(),
     redirectUris: p.json<string[]>(),
+    /** Where RP-initiated logout may send the user back to (OpenID Connect RP-Initiated Logout 1.0 section 3.1). */
+    postLogoutRedirectUris: p.json<string[]>(),
     approvedScopes: p.json<string[]>(),
     tokenEndpointAuthMethod: p.string().$type<TokenEndpointAuthMethod>(),
     allowServiceTokens: p.boolean(),

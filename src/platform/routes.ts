@@ -6,7 +6,8 @@
 //   PATCH .../apps/{id}/governance, POST .../rotate-secret      apps-routes.ts
 //   POST .../apps/{id}/service-token, GET .../service-tokens,
 //   DELETE .../service-tokens/{token_id}                        apps-routes.ts
-//   POST/GET /v1/platform/users                                 users-routes.ts (the tenancy service)
+//   POST/GET /v1/platform/users, DELETE .../users/{id}/mfa      users-routes.ts (the tenancy service)
+//   GET/PATCH /v1/platform/tenant (its sign-in policy)          tenant-routes.ts (the tenancy service)
 //   GET  /v1/platform/audit-events                              audit-routes.ts (the audit service)
 //   GET/PUT/DELETE /api/v1/platform/tenants/{id}/scopes        tenant-scopes-routes.ts (operators)
 // /v1/platform/integration-requests/** is the requests module's (src/requests/routes.ts), which owns the requests.
@@ -19,6 +20,7 @@ import { registerAppRoutes } from './apps-routes.js';
 import { registerAuditRoutes } from './audit-routes.js';
 import type { AppStates } from './app-states.js';
 import type { PlatformService } from './service.js';
+import { registerTenantRoutes } from './tenant-routes.js';
 import { registerTenantScopeRoutes } from './tenant-scopes-routes.js';
 import { registerUserRoutes } from './users-routes.js';
 
@@ -33,6 +35,7 @@ export interface PlatformRouteDeps {
 export function registerPlatformRoutes(app: FastifyInstance, deps: PlatformRouteDeps): void {
   registerAppRoutes(app, deps);
   registerUserRoutes(app, deps);
+  registerTenantRoutes(app, deps);
   registerAuditRoutes(app, deps);
   registerTenantScopeRoutes(app, deps);
 }

@@ -20,6 +20,12 @@ export const NewAppBody = Type.Object(
     name: Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' }),
     grant_types: Type.Array(GrantTypeSchema, { minItems: 1, uniqueItems: true }),
     redirect_uris: Type.Array(Type.String({ minLength: 1, maxLength: 2000 }), { maxItems: 20, uniqueItems: true, default: [] }),
+    post_logout_redirect_uris: Type.Array(Type.String({ minLength: 1, maxLength: 2000 }), {
+      maxItems: 20,
+      uniqueItems: true,
+      default: [],
+      description: 'Where OpenID Connect RP-initiated logout may send the user back to (exact match); authorization_code apps only',
+    }),
     requested_scopes: Type.Array(ScopeName, { minItems: 1, maxItems: 50, uniqueItems: true }),
     token_endpoint_auth_method: Type.Optional(
       stringEnum(['client_secret_basic', 'client_secret_post', 'none'] as const, {
@@ -44,6 +50,7 @@ export const AppView = Type.Object({
   tenant_id: Type.String(),
   grant_types: Type.Array(Type.String()),
   redirect_uris: Type.Array(Type.String()),
+  post_logout_redirect_uris: Type.Array(Type.String()),
   requested_scopes: Type.Array(Type.String()),
   token_endpoint_auth_method: Type.String(),
   governance: Governance,
@@ -60,6 +67,9 @@ export const AppPatchBody = Type.Object(
     name: Type.Optional(NewAppBody.properties.name),
     grant_types: Type.Optional(NewAppBody.properties.grant_types),
     redirect_uris: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 2000 }), { maxItems: 20, uniqueItems: true })),
+    post_logout_redirect_uris: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 2000 }), { maxItems: 20, uniqueItems: true, description: NewAppBody.properties.post_logout_redirect_uris.description }),
+    ),
     requested_scopes: Type.Optional(NewAppBody.properties.requested_scopes),
   },
   { additionalProperties: false, minProperties: 1 },
@@ -167,6 +177,7 @@ export const UserView = Type.Object({
   id: Type.String(),
   email: Type.String(),
   roles: Type.Array(Type.String()),
+  mfa_enabled: Type.Boolean({ description: 'Whether the user has a TOTP authenticator (README "MFA")' }),
   created_at: Timestamp,
 });
 
@@ -180,6 +191,27 @@ export const NewUserBody = Type.Object(
 );
 
 export const UserList = Type.Object({ users: Type.Array(UserView), next_cursor: NextCursor });
+
+export const UserParams = Type.Object({ user_id: Type.String({ maxLength: 100 }) });
+
+const MfaPolicy = stringEnum(['none', 'admins', 'everyone'] as const, {
+  description: 'Who must confirm a TOTP code after the password: nobody, users with the admin role, or every local user',
+});
+
+/** The caller's tenant and its sign-in policy (README "MFA"). */
+export const TenantView = Type.Object({
+  id: Type.String(),
+  slug: Type.String(),
+  name: Type.String(),
+  sandbox: Type.Boolean(),
+  mfa_required: MfaPolicy,
+  federation_required: Type.Boolean({ description: "Local passwords off: users sign in through one of the tenant's identity providers" }),
+});
+
+export const SignInPolicyBody = Type.Object(
+  { mfa_required: Type.Optional(MfaPolicy), federation_required: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false },
+);
 
 export const AuditQuery = Type.Object(
   {

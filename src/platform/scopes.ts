@@ -7,6 +7,13 @@ import type { Clock } from '../clock.js';
 import { InvalidScope } from '../errors.js';
 import { Scope, TenantScopes } from './entities.js';
 
+/**
+ * The OpenID Connect scopes (OIDC Core sections 3.1.2.1 and 5.4): they speak of a signed-in user, so only a user's
+ * authorization (the authorization code grant) carries them; a client's token for itself (client credentials, a
+ * service token) has no user to speak of and never carries one.
+ */
+export const USER_SCOPES: ReadonlySet<string> = new Set(['openid', 'profile', 'email']);
+
 /** The published catalog changes only by migration, so a short in-process cache is safe. */
 const CACHE_MS = 10_000;
 

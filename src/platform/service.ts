@@ -11,7 +11,7 @@ import type { RevocationList } from '../keys/revocations.js';
 import type { TokenService } from '../keys/tokens.js';
 import type { ClientDirectory } from './clients.js';
 import { App, ClientSecret, ServiceToken, type GrantType, type TokenEndpointAuthMethod } from './entities.js';
-import type { ScopeCatalog } from './scopes.js';
+import { USER_SCOPES, type ScopeCatalog } from './scopes.js';
 import type { Logger } from '../observability/log.js';
 import type { TenancyService } from '../tenancy/service.js';
 
@@ -24,12 +24,14 @@ export interface NewApp {
   name: string;
   grant_types: GrantType[];
   redirect_uris: string[];
+  /** OpenID Connect RP-Initiated Logout 1.0 section 3.1; none when not given. */
+  post_logout_redirect_uris?: string[];
   requested_scopes: string[];
   token_endpoint_auth_method?: TokenEndpointAuthMethod;
 }
 
 /** PATCH /v1/platform/apps/{client_id}: the fields a registration sets, each optional. */
-export type AppPatch = Partial<Pick<NewApp, 'name' | 'grant_types' | 'redirect_uris' | 'requested_scopes'>>;
+export type AppPatch = Partial<Pick<NewApp, 'name' | 'grant_types' | 'redirect_uris' | 'post_logout_redirect_uris' | 'requested_scopes'>>;
 
 export interface GovernancePatch {
   allow_service_tokens?: boolean;
@@ -55,8 +57,9 @@ export function governanceOf(app: App) {
 /** RFC 3986's characters: unreserved, reserved (less `*`, refused on its own) and percent-encodings. */
 const URI_CHARACTERS = /^[A-Za-z0-9\-._~:/?#[\]@!$&'()+,;=%]*$/;
 
-function checkRedirectUri(raw: string, index: number): void {
-  const field = `body.redirect_uris[${index}]`;
+/** A redirect URI of the list `list` (`redirect_uris`, `post_logout_redirect_uris`): both are compared exactly. */
+function checkRedirectUri(list: string, raw: string, index: number): void {
+  const field = `body.${list}[${index}]`;
   // Compared exactly at the authorization endpoint: a pattern would be stored, never matched, so it is refused.
   if (raw.includes('*')) throw InvalidRequest.field(field, 'must not contain *: a redirect URI is compared exactly, never as a pattern');
   const stray = [...raw].find((c) => !URI_CHARACTERS.test(c));
@@ -76,9 +79,15 @@ function checkRedirectUri(raw: string, index: number): void {
 }
 
 /** The grants and redirect URIs of an app make sense together (RFC 6749 sections 2.1, 3.1.2, 4). */
-function checkGrants(input: Pick<NewApp, 'grant_types' | 'redirect_uris'>, method: TokenEndpointAuthMethod): void {
+function checkGrants(input: Pick<NewApp, 'grant_types' | 'redirect_uris' | 'post_logout_redirect_uris'>, method: TokenEndpointAuthMethod): void {
   const grants = new Set(input.grant_types);
-  input.redirect_uris.forEach(checkRedirectUri);
+  input.redirect_uris.forEach((uri, index) => checkRedirectUri('redirect_uris', uri, index));
+  const postLogout = input.post_logout_redirect_uris ?? [];
+  postLogout.forEach((uri, index) => checkRedirectUri('post_logout_redirect_uris', uri, index));
+  // Only a user who signed in to the app (through the authorization code grant) is ever sent back after logout.
+  if (!grants.has('authorization_code') && postLogout.length > 0) {
+    throw InvalidRequest.field('body.post_logout_redirect_uris', 'is only used by apps that sign users in (the authorization_code grant)');
+  }
   if (grants.has('authorization_code') && input.redirect_uris.length === 0) {
     throw InvalidRequest.field('body.redirect_uris', 'needs at least one URI for the authorization_code grant');
   }
@@ -120,6 +129,7 @@ export class PlatformService {
         name: input.name.trim(),
         grantTypes: input.grant_types,
         redirectUris: input.redirect_uris,
+        postLogoutRedirectUris: input.post_logout_redirect_uris ?? [],
         approvedScopes: input.requested_scopes,
         tokenEndpointAuthMethod: method,
         allowServiceTokens: false,
@@ -176,16 +186,24 @@ export class PlatformService {
         name: patch.name?.trim() ?? app.name,
         grant_types: patch.grant_types ?? app.grantTypes,
         redirect_uris: patch.redirect_uris ?? app.redirectUris,
+        post_logout_redirect_uris: patch.post_logout_redirect_uris ?? app.postLogoutRedirectUris,
         requested_scopes: patch.requested_scopes ?? app.approvedScopes,
       };
       checkGrants(next, app.tokenEndpointAuthMethod);
       if (patch.requested_scopes) await this.scopes.assertAvailable(app.tenantId, patch.requested_scopes, 'body.requested_scopes');
-      const before = { name: app.name, grant_types: app.grantTypes, redirect_uris: app.redirectUris, requested_scopes: app.approvedScopes };
+      const before = {
+        name: app.name,
+        grant_types: app.grantTypes,
+        redirect_uris: app.redirectUris,
+        post_logout_redirect_uris: app.postLogoutRedirectUris,
+        requested_scopes: app.approvedScopes,
+      };
       const changed = (Object.keys(next) as Array<keyof typeof next>).filter((field) => JSON.stringify(before[field]) !== JSON.stringify(next[field]));
       if (!changed.length) return app;
       app.name = next.name;
       app.grantTypes = next.grant_types;
       app.redirectUris = next.redirect_uris;
+      app.postLogoutRedirectUris = next.post_logout_redirect_uris;
       app.approvedScopes = next.requested_scopes;
       await this.clients.announceChange(tx, app.id);
       this.auditApp(tx, actor, 'app.updated', app, Object.fromEntries(changed.map((field) => [field, { before: before[field], after: next[field] }])));
@@ -275,6 +293,8 @@ export class PlatformService {
     const approved = new Set(app.approvedScopes);
     const outside = scopes.filter((s) => !approved.has(s));
     if (outside.length) throw new InvalidScope(`body.scopes are not approved for this app: ${outside.join(', ')}`);
+    const aboutAUser = scopes.filter((s) => USER_SCOPES.has(s));
+    if (aboutAUser.length) throw new InvalidScope(`body.scopes names scopes about a signed-in user, which a service token has none of: ${aboutAUser.join(', ')}`);
     await this.scopes.assertAvailable(app.tenantId, scopes, 'body.scopes');
     const ttl = expiresIn ?? Math.min(this.config.tokens.serviceTtl, app.serviceTokenMaxTtl);
     if (ttl > app.serviceTokenMaxTtl) {

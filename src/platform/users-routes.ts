@@ -1,12 +1,12 @@
-// /v1/platform/users: a tenant admin manages who can sign in to the tenant (hosted login, consent), through the
-// tenancy service.
+// /v1/platform/users: a tenant admin manages who can sign in to the tenant (hosted login, consent) and resets a
+// user's second factor (README "MFA"), through the tenancy service.
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { authenticate, requireTenantScope, SCOPE_ADMIN, tenantOf } from '../http/auth.js';
 import { ErrorBody, Pagination } from '../http/schemas.js';
 import type { TokenService } from '../keys/tokens.js';
 import type { TenancyService } from '../tenancy/service.js';
-import { NewUserBody, UserList, UserView } from './schemas.js';
+import { NewUserBody, UserList, UserParams, UserView } from './schemas.js';
 import { userView } from './views.js';
 
 export function registerUserRoutes(root: FastifyInstance, { tenancy, tokens }: { tenancy: TenancyService; tokens: TokenService }): void {
@@ -16,11 +16,22 @@ export function registerUserRoutes(root: FastifyInstance, { tenancy, tokens }: {
 
   app.post('/v1/platform/users', { preHandler: admin, schema: { hide: true, body: NewUserBody, response: { 201: UserView, ...errors } } }, async (request, reply) => {
     const user = await tenancy.createUser(request.em, tenantOf(request), request.principal!.subject, request.body);
-    return reply.code(201).send(userView(user));
+    return reply.code(201).send(userView(user, false));
   });
 
   app.get('/v1/platform/users', { preHandler: admin, schema: { hide: true, querystring: Pagination, response: { 200: UserList, ...errors } } }, async (request) => {
     const page = await tenancy.listUsers(request.em, request.query.limit, request.query.cursor);
-    return { users: page.items.map(userView), next_cursor: page.nextCursor };
+    const withMfa = await tenancy.mfa.enabledAmong(request.em, page.items.map((user) => user.id));
+    return { users: page.items.map((user) => userView(user, withMfa.has(user.id))), next_cursor: page.nextCursor };
   });
+
+  /** A lost authenticator: the user's TOTP secret and recovery codes go, and they enrol again where the policy asks. */
+  app.delete(
+    '/v1/platform/users/:user_id/mfa',
+    { preHandler: admin, schema: { hide: true, params: UserParams, response: { 204: { type: 'null' }, 404: ErrorBody, ...errors } } },
+    async (request, reply) => {
+      await tenancy.mfa.reset(request.em, request.params.user_id, request.principal!.subject);
+      return reply.code(204).send();
+    },
+  );
 }

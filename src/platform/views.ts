@@ -1,7 +1,7 @@
 // How /v1/platform/* shows its records: snake_case fields and timestamps to the second, as the contract does.
 import type { AuditEvent } from '../audit/service.js';
 import { isoSeconds } from '../http/pagination.js';
-import type { User } from '../tenancy/service.js';
+import type { Tenant, User } from '../tenancy/service.js';
 import { governanceOf, type App, type ServiceToken } from './service.js';
 
 export function appView(app: App) {
@@ -11,6 +11,7 @@ export function appView(app: App) {
     tenant_id: app.tenantId,
     grant_types: app.grantTypes,
     redirect_uris: app.redirectUris,
+    post_logout_redirect_uris: app.postLogoutRedirectUris,
     requested_scopes: app.approvedScopes,
     token_endpoint_auth_method: app.tokenEndpointAuthMethod,
     governance: governanceOf(app),
@@ -35,8 +36,19 @@ export function serviceTokenView(token: ServiceToken, status: 'active' | 'revoke
   };
 }
 
-export function userView(user: User) {
-  return { id: user.id, email: user.email, roles: user.roles, created_at: isoSeconds(user.createdAt) };
+export function userView(user: User, mfaEnabled: boolean) {
+  return { id: user.id, email: user.email, roles: user.roles, mfa_enabled: mfaEnabled, created_at: isoSeconds(user.createdAt) };
+}
+
+export function tenantView(tenant: Tenant) {
+  return {
+    id: tenant.id,
+    slug: tenant.slug,
+    name: tenant.name,
+    sandbox: tenant.sandbox,
+    mfa_required: tenant.mfaRequired,
+    federation_required: tenant.federationRequired,
+  };
 }
 
 export function auditEventView(event: AuditEvent) {

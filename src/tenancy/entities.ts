@@ -39,3 +39,34 @@ export const User = defineEntity({
   },
 });
 export type User = InferEntity<typeof User>;
+
+/** A user's TOTP authenticator (RFC 6238), confirmed with a code at enrolment (README "MFA"). */
+export const UserTotp = defineEntity({
+  name: 'UserTotp',
+  tableName: 'user_totp',
+  properties: {
+    userId: p.string().primary(),
+    tenantId: p.string(),
+    /** The base32 secret, sealed with the SecretBox for this user: never shown again after enrolment. */
+    secretSealed: p.text().hidden(),
+    /** The time step of the last accepted code: a code of that step or an earlier one is a replay (RFC 6238 section 5.2). */
+    lastStep: p.bigint('number').nullable(),
+    enabledAt: p.datetime(),
+  },
+});
+export type UserTotp = InferEntity<typeof UserTotp>;
+
+/** A one-time recovery code, for when the authenticator is lost: shown once at enrolment, stored hashed, used once. */
+export const UserRecoveryCode = defineEntity({
+  name: 'UserRecoveryCode',
+  tableName: 'user_recovery_codes',
+  properties: {
+    /** SHA-256 of the user id and the normalised code. */
+    id: p.string().primary(),
+    tenantId: p.string(),
+    userId: p.string(),
+    createdAt: p.datetime(),
+    usedAt: p.datetime().nullable(),
+  },
+});
+export type UserRecoveryCode = InferEntity<typeof UserRecoveryCode>;

@@ -15,9 +15,12 @@ import { Conflict, InvalidRequest, NotFound, Unauthorized, type FieldProblem } f
 import { afterCursor, decodeCursor, toPage, type Page } from '../http/pagination.js';
 import { newId } from '../ids.js';
 import type { Principal } from '../keys/tokens.js';
-import { Tenant, User } from './entities.js';
+import type { SecretBox } from '../secret-box.js';
+import { Tenant, User, type MfaPolicy } from './entities.js';
+import { MfaService } from './mfa.js';
 
-export type { Tenant, User } from './entities.js';
+export type { MfaPolicy, Tenant, User } from './entities.js';
+export type { MfaService } from './mfa.js';
 
 export const TENANT_SLUG = /^[a-z0-9][a-z0-9-]{1,62}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -76,6 +79,18 @@ export interface NewUser {
   roles: Role[];
 }
 
+/** A change to a tenant's sign-in policy (README "MFA"); what is left out stays as it is. */
+export interface SignInPolicyChange {
+  mfaRequired?: MfaPolicy;
+  federationRequired?: boolean;
+}
+
+/**
+ * Whether a tenant has an identity provider to sign in through: the federation module, built after this one, tells
+ * (`useIdentityProviders`), so that federation cannot be required of a tenant whose users would have no way in.
+ */
+export type IdentityProviderCheck = (em: EntityManager, tenantId: string) => Promise<boolean>;
+
 /** Everything wrong with a new tenant, worded for the CLI's options. */
 export function checkNewTenant(input: NewTenant): string[] {
   const problems: string[] = [];
@@ -120,12 +135,51 @@ export class TenancyService {
   private dummyHash?: Promise<string>;
   /** Each tenant's standing (null: no such tenant), with when it was read; dropped on NOTIFY and after the TTL. */
   private readonly standings = new LRUCache<string, { at: number; standing: TenantStanding | null }>({ max: 10_000 });
+  /** Users' second factors: TOTP authenticators and recovery codes (mfa.ts). */
+  readonly mfa: MfaService;
+  private hasIdentityProvider: IdentityProviderCheck | null = null;
 
   constructor(
     private readonly audit: AuditService,
     private readonly orm: MikroORM,
     private readonly clock: Clock,
-  ) {}
+    box: SecretBox,
+  ) {
+    this.mfa = new MfaService(audit, box, clock);
+  }
+
+  /** Called by the federation module when it is built: how to tell whether a tenant has an identity provider. */
+  useIdentityProviders(check: IdentityProviderCheck): void {
+    this.hasIdentityProvider = check;
+  }
+
+  /**
+   * A tenant admin sets how the tenant's users sign in: who must confirm a TOTP code after the password, and whether
+   * local passwords are off (enforced by the federation module). Federation is refused (409) while the tenant has no
+   * identity provider, and so is it where no federation module is there to tell. Audited when anything changes.
+   */
+  async setSignInPolicy(em: EntityManager, tenantId: string, change: SignInPolicyChange, actor: string): Promise<Tenant> {
+    return em.transactional(async (tx) => {
+      const tenant = await tx.findOne(Tenant, { id: tenantId });
+      if (!tenant) throw new NotFound(`no tenant ${tenantId}`);
+      const changes: Record<string, { from: unknown; to: unknown }> = {};
+      if (change.mfaRequired !== undefined && change.mfaRequired !== tenant.mfaRequired) {
+        changes.mfa_required = { from: tenant.mfaRequired, to: change.mfaRequired };
+        tenant.mfaRequired = change.mfaRequired;
+      }
+      if (change.federationRequired !== undefined && change.federationRequired !== tenant.federationRequired) {
+        if (change.federationRequired && !(await this.hasIdentityProvider?.(tx, tenantId))) {
+          throw new Conflict('federation_required cannot be true while the tenant has no identity provider: its users would have no way to sign in');
+        }
+        changes.federation_required = { from: tenant.federationRequired, to: change.federationRequired };
+        tenant.federationRequired = change.federationRequired;
+      }
+      if (Object.keys(changes).length) {
+        this.audit.record(tx, { tenantId, actor, action: 'tenant.sign_in_policy_changed', targetType: 'tenant', targetId: tenantId, details: changes });
+      }
+      return tenant;
+    });
+  }
 
   /** Creates a tenant and its first admin in one transaction: both exist afterwards, or neither. */
   async bootstrap(em: EntityManager, input: NewTenant, actor: string): Promise<{ tenant: Tenant; user: User }> {
@@ -360,6 +414,36 @@ export class TenancyService {
       return null;
     }
     return (await verify(user.passwordHash, password)) ? user : null;
+  }
+
+  /** The user of `em`'s tenant with this email, or null (federation links a first sign-in to an existing account). */
+  async userByEmail(em: EntityManager, email: string): Promise<User | null> {
+    return em.findOne(User, { email: email.trim().toLowerCase() });
+  }
+
+  /**
+   * A user made at their first sign-in through an identity provider (just-in-time provisioning), in the caller's
+   * transaction (`em`'s, flushed by the caller): its password is the hash of 32 random bytes nobody ever sees, so the
+   * account cannot sign in with a password, only through its provider. Audited as `user.provisioned`.
+   */
+  async provisionUser(em: EntityManager, tenantId: string, input: { email: string; roles: Role[] }, actor: string, details: Record<string, unknown>): Promise<User> {
+    const email = input.email.trim().toLowerCase();
+    if (!EMAIL.test(email)) throw new InvalidRequest(`${email} is not an email address`);
+    if (await em.findOne(User, { tenantId, email })) throw new Conflict(`a user with email ${email} already exists in this tenant`);
+    const passwordHash = await hash(randomBytes(32).toString('base64url'));
+    const user = em.create(User, { id: newId('usr'), tenantId, email, passwordHash, roles: input.roles });
+    this.audit.record(em, { tenantId, actor, action: 'user.provisioned', targetType: 'user', targetId: user.id, details: { email, roles: input.roles, ...details } });
+    return user;
+  }
+
+  /** Gives a user of `em`'s tenant these roles (an identity provider's role mapping, at each sign-in); audited when they change. */
+  async setRoles(em: EntityManager, user: User, roles: Role[], actor: string, details: Record<string, unknown>): Promise<User> {
+    const sorted = [...new Set(roles)].sort();
+    const before = [...user.roles].sort();
+    if (sorted.join(' ') === before.join(' ')) return user;
+    user.roles = sorted;
+    this.audit.record(em, { tenantId: user.tenantId, actor, action: 'user.roles_changed', targetType: 'user', targetId: user.id, details: { from: before, to: sorted, ...details } });
+    return user;
   }
 }
 

@@ -38,6 +38,17 @@ export class DeliveryError extends Error {
 }
 
 const SNIPPET_BYTES = 2048;
+/** Discovery documents, JWKS and token responses are a few KB; this leaves room and bounds what is buffered. */
+const DOCUMENT_BYTES = 256 * 1024;
+const DOCUMENT_USER_AGENT = 'Tessera-Federation/1.0';
+
+/** What a document exchange sends (the subset of fetch's RequestInit that federation uses). */
+export interface DocumentRequest {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | URLSearchParams | Uint8Array | ArrayBuffer | null;
+  signal?: AbortSignal;
+}
 const IPV4_COMPATIBLE = ipaddr.parse('::');
 const USER_AGENT = 'Tessera-Webhooks/1.0 (+https://www.standardwebhooks.com)';
 
@@ -107,14 +118,19 @@ export class WebhookHttpClient {
     return signal;
   }
 
-  /** One POST, answered before `deadline` (by default, the timeout from now). */
-  async post(url: string, headers: Record<string, string>, body: string, deadline = this.deadline()): Promise<OutboundResponse> {
-    const target = new URL(url);
+  /** An IP literal is checked here: Node asks the connector's lookup for host names only. */
+  private checkLiteral(target: URL): void {
     const host = target.hostname.replace(/^\[|\]$/g, '');
     if (ipaddr.isValid(host)) {
       const reason = this.blockedReason(host);
       if (reason) throw new DeliveryError('blocked', `${reason}; webhooks may only reach public addresses`);
     }
+  }
+
+  /** One POST, answered before `deadline` (by default, the timeout from now). */
+  async post(url: string, headers: Record<string, string>, body: string, deadline = this.deadline()): Promise<OutboundResponse> {
+    const target = new URL(url);
+    this.checkLiteral(target);
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
     try {
@@ -148,6 +164,54 @@ export class WebhookHttpClient {
         throw new DeliveryError('timeout', `no response within ${this.policy.timeoutMs} ms`, elapsed());
       }
       throw new DeliveryError('network', `connection failed: ${(error as Error).message}`, elapsed());
+    }
+  }
+
+  /**
+   * A document exchange for the federation module (an identity provider's discovery document, JWKS, token endpoint),
+   * as a WHATWG Response, which OpenID Connect libraries take through their custom fetch: the same address checks as a
+   * delivery, no redirects followed (oauth4webapi asks for `redirect: 'manual'` anyway), the body read up to
+   * `maxBytes` (a longer one is refused, not cut: a truncated JSON document would fail later and less clearly).
+   */
+  async fetch(url: string, init: DocumentRequest = {}, maxBytes = DOCUMENT_BYTES): Promise<Response> {
+    const target = new URL(url);
+    if (target.protocol !== 'https:' && target.protocol !== 'http:') throw new DeliveryError('blocked', `${target.protocol} URLs are not fetched`);
+    this.checkLiteral(target);
+    const signal = init.signal ? AbortSignal.any([init.signal, this.deadline()]) : this.deadline();
+    try {
+      const response = await request(target, {
+        method: (init.method ?? 'GET') as 'GET',
+        dispatcher: this.agent,
+        headers: { 'user-agent': DOCUMENT_USER_AGENT, ...init.headers },
+        body: init.body === undefined || init.body === null ? undefined : typeof init.body === 'string' ? init.body : init.body instanceof URLSearchParams ? init.body.toString() : Buffer.from(init.body as Uint8Array),
+        signal,
+      });
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of response.body) {
+        size += (chunk as Buffer).length;
+        if (size > maxBytes) {
+          response.body.destroy();
+          throw new DeliveryError('network', `${target.origin} answered more than ${maxBytes} bytes`);
+        }
+        chunks.push(chunk as Buffer);
+      }
+      const headers = new Headers();
+      for (const [name, value] of Object.entries(response.headers)) {
+        for (const one of Array.isArray(value) ? value : value === undefined ? [] : [value]) headers.append(name, one);
+      }
+      // A status that has no body (RFC 9110 section 6.4.1) takes none, or Response refuses it.
+      const bodyless = response.statusCode === 204 || response.statusCode === 205 || response.statusCode === 304;
+      return new Response(bodyless ? null : Buffer.concat(chunks), { status: response.statusCode, headers });
+    } catch (error) {
+      if (error instanceof DeliveryError) throw error;
+      const cause = (error as { cause?: unknown }).cause;
+      if (cause instanceof DeliveryError) throw cause;
+      const name = (error as Error).name;
+      if (name === 'TimeoutError' || name === 'AbortError' || /Timeout/.test((error as { code?: string }).code ?? '')) {
+        throw new DeliveryError('timeout', `no response within ${this.policy.timeoutMs} ms`);
+      }
+      throw new DeliveryError('network', `connection failed: ${(error as Error).message}`);
     }
   }
 

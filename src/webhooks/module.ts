@@ -25,6 +25,11 @@ declare module '../module.js' {
     events: EventOutbox;
     webhooks: SubscriptionService;
     deliveries: DeliveryEngine;
+    /**
+     * The SSRF-safe client, for the one other outbound need: federation's identity provider documents (discovery,
+     * JWKS, token exchange). Outbound connections open nowhere else (DESIGN "The shape").
+     */
+    outbound: WebhookHttpClient;
   }
 }
 
@@ -55,7 +60,7 @@ export const webhooksModule: FeatureModule = {
     const settleQuietly = () => void recoveries.settleOpen().catch((e) => core.logger.warn({ err: e }, 'settling open webhook recoveries failed'));
     let timer: NodeJS.Timeout | undefined;
     return {
-      services: { events, webhooks, deliveries },
+      services: { events, webhooks, deliveries, outbound: http },
       graphql: { webhooks },
       routes: (app) => registerWebhookRoutes(app, webhooks, core.tokens),
       openapi: { webhooks: openapiWebhooks() },

@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import { createServer } from 'node:net';
 import { buildApp } from '../../src/app.js';
+import type { Clock } from '../../src/clock.js';
 import { parseConfig, type Config } from '../../src/config.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
 import type { Harness } from './harness.js';
@@ -28,12 +29,13 @@ export interface ListeningTessera {
   close(): Promise<void>;
 }
 
-export async function startListeningTessera(h: Harness): Promise<ListeningTessera> {
+/** `options.clock`: the harness's, for a test that moves time on both (the real clock by default). */
+export async function startListeningTessera(h: Harness, options: { clock?: Clock } = {}): Promise<ListeningTessera> {
   // The port is picked first: the issuer is fixed at parse time and must be the listening address.
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const config = parseConfig({ ...h.env, ISSUER: url });
-  const runtime = await startRuntime(config, { embeddedMode: 'own', background: false });
+  const runtime = await startRuntime(config, { embeddedMode: 'own', background: false, ...options });
   let app: FastifyInstance | undefined;
   try {
     app = await buildApp(config, runtime);

@@ -9,7 +9,7 @@ import { sha256 } from '../../ids.js';
 import type { ClientDirectory } from '../../platform/clients.js';
 import type { App } from '../../platform/service.js';
 import { redirectUriMatches } from '../authorize.js';
-import { AuthorizationCode } from '../entities.js';
+import { AuthorizationCode, Grant } from '../entities.js';
 import { param, type Params } from '../params.js';
 import { equalSecrets } from '../secrets.js';
 import { PKCE_VERIFIER, s256 } from '../pkce.js';
@@ -60,7 +60,8 @@ export class AuthorizationCodeGrant implements GrantHandler {
       const scopes = row.scopes.filter((s) => allowed.includes(s));
       if (!scopes.length) throw new InvalidGrant('none of the scopes of this authorization is still allowed for this client');
       row.usedAt = new Date(this.clock.now());
-      return this.grants.issue(tx, app, row.grantId, row.userId, scopes, row.scopes);
+      const grant = await tx.findOneOrFail(Grant, { id: row.grantId });
+      return this.grants.issue(tx, app, grant, scopes, { refreshScopes: row.scopes, nonce: row.nonce });
     });
     if (refusal) throw refusal;
     return response!;

@@ -1,28 +1,38 @@
-// What the grants of a user's authorization share: the tokens issued under a grant (an access token, and a
-// rotated refresh token where the client may refresh), and the end of a grant, which revokes them all
-// (RFC 6749 section 10.5, RFC 9700 sections 4.5 and 4.14).
+// What the grants of a user's authorization share: the tokens issued under a grant (an access token, a rotated
+// refresh token where the client may refresh, and an OpenID Connect ID token where `openid` is granted), and the end
+// of a grant, which revokes them all (RFC 6749 section 10.5, RFC 9700 sections 4.5 and 4.14).
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../clock.js';
 import type { Config } from '../../config.js';
-import { InvalidScope } from '../../errors.js';
+import { InvalidGrant, InvalidScope } from '../../errors.js';
 import { sha256 } from '../../ids.js';
 import type { RevocationList } from '../../keys/revocations.js';
 import type { TokenService } from '../../keys/tokens.js';
 import type { App } from '../../platform/service.js';
 import type { TenancyService } from '../../tenancy/service.js';
 import { Grant, GrantAccessToken, RefreshToken } from '../entities.js';
+import { acrOf, userClaims } from '../id-tokens.js';
 import type { Params } from '../params.js';
 
 export const REFRESH_PREFIX = 'trt_';
 
-/** RFC 6749 section 5.1. */
+/** RFC 6749 section 5.1, with OIDC Core section 3.1.3.3's `id_token`. */
 export interface TokenResponse {
   access_token: string;
   token_type: 'Bearer';
   expires_in: number;
   scope: string;
   refresh_token?: string;
+  id_token?: string;
+}
+
+/** How the tokens of one exchange are issued under a grant. */
+export interface IssueOptions {
+  /** The scopes the new refresh token keeps (RFC 6749 section 6: the grant's, when this access token is narrower). */
+  refreshScopes?: string[];
+  /** The authorization request's nonce: in the ID token of the code exchange only (OIDC Core section 12.2). */
+  nonce?: string | null;
 }
 
 /** One grant type of the token endpoint: it reads its own parameters from the form. */
@@ -52,10 +62,15 @@ export class GrantTokens {
     private readonly tenancy: TenancyService,
   ) {}
 
-  /** An access token for the grant, remembered so that revoking the grant revokes it; a new refresh token too. */
-  async issue(em: EntityManager, app: App, grantId: string, userId: string, scopes: string[], refreshScopes = scopes): Promise<TokenResponse> {
+  /**
+   * An access token for the grant, remembered so that revoking the grant revokes it; a new refresh token too; and an ID
+   * token when `openid` is among `scopes` (OIDC Core section 3.1.3.3, and section 12.2 on refresh).
+   */
+  async issue(em: EntityManager, app: App, grant: Grant, scopes: string[], options: IssueOptions = {}): Promise<TokenResponse> {
+    const grantId = grant.id;
+    const refreshScopes = options.refreshScopes ?? scopes;
     const sandbox = await this.tenancy.isSandbox(app.tenantId);
-    const issued = await this.tokens.issue({ subject: userId, clientId: app.id, scopes, tenantId: app.tenantId, ttlSeconds: app.accessTokenTtl, sandbox });
+    const issued = await this.tokens.issue({ subject: grant.userId, clientId: app.id, scopes, tenantId: app.tenantId, ttlSeconds: app.accessTokenTtl, sandbox });
     em.create(GrantAccessToken, { jti: issued.jti, tenantId: app.tenantId, grantId, expiresAt: issued.expiresAt });
     const response: TokenResponse = { access_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn, scope: scopes.join(' ') };
     if (app.grantTypes.includes('refresh_token')) {
@@ -71,7 +86,31 @@ export class GrantTokens {
       });
       response.refresh_token = refreshToken;
     }
+    if (scopes.includes('openid')) response.id_token = await this.idToken(em, app, grant, scopes, issued.token, options.nonce);
     return response;
+  }
+
+  /**
+   * The ID token beside `accessToken`: the user as they stand now, the sign-in as the grant remembers it (a refreshed
+   * ID token keeps the original `auth_time`, OIDC Core section 12.2).
+   */
+  private async idToken(em: EntityManager, app: App, grant: Grant, scopes: string[], accessToken: string, nonce: string | null | undefined): Promise<string> {
+    const user = await this.tenancy.user(em, grant.userId);
+    if (!user) throw new InvalidGrant('the user of this authorization no longer exists');
+    // A grant made before OpenID Connect here remembers no sign-in: a password was the only way then.
+    const amr = grant.amr ?? ['pwd'];
+    return this.tokens.issueIdToken({
+      subject: user.id,
+      clientId: app.id,
+      ttlSeconds: this.config.oauth.idTokenTtl,
+      authTime: grant.authTime?.getTime() ?? null,
+      nonce,
+      accessToken,
+      acr: acrOf(amr),
+      amr,
+      sid: grant.loginSessionId,
+      claims: userClaims(user, scopes),
+    });
   }
 
   /** Ends a grant: its refresh tokens stop at once (checked on use), its live access tokens are revoked. */

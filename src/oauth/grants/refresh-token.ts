@@ -45,7 +45,8 @@ export class RefreshTokenGrant implements GrantHandler {
       const allowed = await this.clients.allowedScopes(app);
       const scopes = grantedScopes(parseScope(scope), grant.scopes.filter((s) => allowed.includes(s)), 'grant');
       row.usedAt = new Date(this.clock.now());
-      return this.grants.issue(tx, app, grant.id, grant.userId, scopes, grant.scopes);
+      // No nonce: a refresh is no authentication request (OIDC Core section 12.2, errata).
+      return this.grants.issue(tx, app, grant, scopes, { refreshScopes: grant.scopes });
     });
     if (refusal) throw refusal;
     return response!;
