@@ -2,7 +2,7 @@
 // the features (db/, http/, keys/, graphql/, observability/ and the single files at src/) import no feature and nothing above
 // them; a feature imports no other feature's entities (features talk through services); nothing below the
 // top (app.ts, runtime.ts, modules.ts, main.ts, cli/) imports the top.
-const FEATURES = '(audit|tenancy|platform|oauth|incidents|bundles|webhooks|sandboxes|requests|federation)';
+const FEATURES = '(audit|tenancy|platform|oauth|incidents|bundles|webhooks|sandboxes|requests|federation|console)';
 const LOWER = '^src/(db|http|keys|graphql|observability)/|^src/(errors|config|ids|clock|module|secret-box|reloader)\\.ts$';
 const TOP = '^src/(app|runtime|modules|main|serve)\\.ts$|^src/cli/';
 

@@ -4,6 +4,7 @@
 import type { GraphQLSchema } from 'graphql';
 import { auditModule } from './audit/module.js';
 import { bundlesModule } from './bundles/module.js';
+import { consoleModule } from './console/module.js';
 import { federationModule } from './federation/module.js';
 import type { DataModel } from './db/orm.js';
 import { buildSchema } from './graphql/schema.js';
@@ -17,7 +18,7 @@ import { sandboxesModule } from './sandboxes/module.js';
 import { tenancyModule } from './tenancy/module.js';
 import { webhooksModule } from './webhooks/module.js';
 
-export const modules: FeatureModule[] = [auditModule, tenancyModule, platformModule, oauthModule, webhooksModule, federationModule, incidentsModule, bundlesModule, sandboxesModule, requestsModule];
+export const modules: FeatureModule[] = [auditModule, tenancyModule, platformModule, oauthModule, webhooksModule, federationModule, incidentsModule, bundlesModule, sandboxesModule, requestsModule, consoleModule];
 
 /** Every table the ORM maps: the signing keys' (platform-wide) and each module's. */
 export const dataModel: DataModel = {

@@ -1,7 +1,7 @@
 // Encryption at rest for private keys and (later) webhook secrets: AES-256-GCM under SECRETS_KEY.
 // The purpose string is bound as additional authenticated data, so a ciphertext cannot be moved
 // from one record to another (e.g. a webhook secret replayed as a signing key).
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 
 const VERSION = 'v1';
 
@@ -16,6 +16,14 @@ export class SecretBox {
     cipher.setAAD(Buffer.from(purpose));
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
     return [VERSION, iv, body, cipher.getAuthTag()].map((p) => (typeof p === 'string' ? p : p.toString('base64url'))).join('.');
+  }
+
+  /**
+   * A secret derived from SECRETS_KEY for `purpose` (HMAC-SHA256, base64url): the same on every process and every
+   * start, so a credential the platform holds for itself (the console's client secret) needs no storage.
+   */
+  derive(purpose: string): string {
+    return createHmac('sha256', this.key).update(`derive:${purpose}`).digest('base64url');
   }
 
   open(sealed: string, purpose: string): string {

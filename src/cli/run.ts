@@ -28,6 +28,8 @@ Commands:
       Create a tenant and its first admin user; prints an admin access token.
   admin-token --tenant <slug> --email <email> [--ttl <seconds>]
       Mint a tenant-admin access token (scope ${SCOPE_ADMIN}).
+  operator-user --email <email> [--password <pw>] [--slug <slug>]
+      Make an operator account (in the operators' tenant, made the first time) who signs in to the console.
   operator-token [--ttl <seconds>]
       Mint an operator access token (scope ${SCOPE_OPERATOR}, all tenants).
   tenant-scopes --tenant <slug> [--set <scope,...> | --all]

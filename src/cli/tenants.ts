@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { SCOPE_ADMIN, SCOPE_OPERATOR } from '../http/auth.js';
 import type { Runtime } from '../runtime.js';
-import { checkNewTenant } from '../tenancy/service.js';
+import { checkNewTenant, MIN_PASSWORD_LENGTH } from '../tenancy/service.js';
 import { required, UsageError, type Command, type Values } from './command.js';
 import { withRuntime } from './runtime.js';
 
@@ -30,6 +30,21 @@ function scopeList(raw: string): string[] {
 }
 
 export const tenantCommands: Record<string, Command> = {
+  'operator-user': {
+    options: { email: { type: 'string' }, password: { type: 'string' }, slug: { type: 'string' } },
+    check(values) {
+      required(values, 'email');
+      if (typeof values.password === 'string' && values.password.length < MIN_PASSWORD_LENGTH) throw new UsageError(`--password must be at least ${MIN_PASSWORD_LENGTH} characters`);
+    },
+    async run(values, { config }) {
+      const password = typeof values.password === 'string' ? values.password : randomBytes(18).toString('base64url');
+      return withRuntime(config, async (runtime) => {
+        const input = { email: values.email as string, password, slug: typeof values.slug === 'string' ? values.slug : undefined };
+        const { tenant, user } = await runtime.services.tenancy.createOperator(runtime.orm.em.fork(), input, 'operator');
+        return { operators_tenant_id: tenant.id, operators_tenant_slug: tenant.slug, user_id: user.id, email: user.email, password, console: `${config.issuer}/console` };
+      });
+    },
+  },
   'tenant-scopes': {
     options: { tenant: { type: 'string' }, set: { type: 'string' }, all: { type: 'boolean' } },
     check(values) {

@@ -197,8 +197,9 @@ export class AuthorizationFlow {
       if (request.prompt.includes('none')) return this.refuse(em, request, new LoginRequired(signedIn ? 'the user must sign in again (max_age)' : 'the user is not signed in'));
       return { kind: 'login', request, app };
     }
-    const remembered = await em.findOne(Consent, { userId: signedIn.user.id, appId: app.id, scopeSet: scopeSetOf(request.scopes) });
-    if (!remembered || request.prompt.includes('consent')) {
+    // The console's own client is the platform itself: nothing to consent to (the user signs in to Tessera).
+    const remembered = app.firstParty === 'console' || (await em.findOne(Consent, { userId: signedIn.user.id, appId: app.id, scopeSet: scopeSetOf(request.scopes) }));
+    if (!remembered || (request.prompt.includes('consent') && app.firstParty !== 'console')) {
       if (request.prompt.includes('none')) return this.refuse(em, request, new ConsentRequired('the user has not allowed this application these scopes'));
       return { kind: 'consent', request, app, user: signedIn.user };
     }

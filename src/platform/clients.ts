@@ -7,11 +7,15 @@ import { LRUCache } from 'lru-cache';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import { Unauthorized } from '../errors.js';
+import { SCOPE_ADMIN, SCOPE_OPERATOR } from '../http/auth.js';
 import type { Principal } from '../keys/tokens.js';
 import { App, ClientSecret } from './entities.js';
 import type { ScopeCatalog } from './scopes.js';
 
 export const APPS_CHANNEL = 'tessera_apps';
+
+/** The roles-as-scopes (DESIGN "Who uses it") only the console's first-party client may be issued. */
+export const PLATFORM_ROLE_SCOPES = [SCOPE_ADMIN, SCOPE_OPERATOR];
 
 export interface ClientRecord {
   app: App;
@@ -77,7 +81,9 @@ export class ClientDirectory {
     const record: ClientRecord = {
       app,
       secrets: rows.map((r) => ({ digest: Buffer.from(r.secretHash, 'hex'), expiresAt: r.expiresAt?.getTime() ?? null })),
-      allowedScopes: new Set(app.approvedScopes.filter((s) => tenantMay.has(s))),
+      // The console's own client (first party) is also approved for the platform's role scopes, which are never
+      // published; the sign-in grants them only to users who have the role (oauth's console-scopes.ts).
+      allowedScopes: new Set(app.approvedScopes.filter((s) => tenantMay.has(s) || (app.firstParty === 'console' && PLATFORM_ROLE_SCOPES.includes(s)))),
     };
     this.records.set(clientId, record);
     return record;
@@ -99,7 +105,9 @@ export class ClientDirectory {
     const record = await this.record(principal.clientId);
     if (!record) return principal;
     const { app, allowedScopes } = record;
-    if (app.status === 'deleted' || app.tenantId !== principal.tenantId) throw new Unauthorized('the app this token was issued to has been deleted', 'invalid_token');
+    // An operator's console token is for no tenant (operators act across tenants), though its client is the operators'.
+    const tenantMatches = app.tenantId === principal.tenantId || (principal.tenantId === null && app.firstParty === 'console');
+    if (app.status === 'deleted' || !tenantMatches) throw new Unauthorized('the app this token was issued to has been deleted', 'invalid_token');
     if (app.status === 'suspended') throw new Unauthorized('the app this token was issued to is suspended', 'invalid_token');
     for (const scope of principal.scopes) {
       if (!allowedScopes.has(scope)) return { ...principal, scopes: new Set([...principal.scopes].filter((s) => allowedScopes.has(s))) };

@@ -41,6 +41,8 @@ export const App = defineEntity({
     suspendedAt: p.datetime().nullable(),
     suspendedReason: p.text().nullable(),
     deletedAt: p.datetime().nullable(),
+    /** `console`: the web console's own client in this tenant, the platform's (README "Console"); null: the tenant's. */
+    firstParty: p.string().$type<'console'>().nullable(),
   },
 });
 export type App = InferEntity<typeof App>;

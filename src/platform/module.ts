@@ -4,6 +4,7 @@
 // sandbox past its term is refused: the tenancy's part) and as its app stands now (its own part), both on every use.
 import type { FeatureModule } from '../module.js';
 import { AppStates } from './app-states.js';
+import { ConsoleClients } from './console-clients.js';
 import { APPS_CHANNEL, ClientDirectory } from './clients.js';
 import { App, ClientSecret, Scope, ServiceToken, TenantScopes } from './entities.js';
 import { AppLifecycle } from './lifecycle.js';
@@ -18,6 +19,8 @@ declare module '../module.js' {
     clients: ClientDirectory;
     /** Where the features built after this one take their part in an app's suspension, resumption and deletion. */
     appLifecycle: AppLifecycle;
+    /** The web console's own client in each tenant (README "Console"). */
+    consoleClients: ConsoleClients;
   }
 }
 
@@ -31,9 +34,10 @@ export const platformModule: FeatureModule = {
     const clients = new ClientDirectory(core.orm, core.clock, scopes);
     const platform = new PlatformService(clients, scopes, core.tokens, core.revocations, audit, core.config, core.clock, core.logger, tenancy);
     const appLifecycle = new AppLifecycle();
+    const consoleClients = new ConsoleClients(core.orm, clients, core.box, audit, core.config);
     const states = new AppStates(platform, clients, appLifecycle, core.clock, core.logger);
     return {
-      services: { platform, clients, appLifecycle },
+      services: { platform, clients, appLifecycle, consoleClients },
       routes: (app) => registerPlatformRoutes(app, { platform, states, tenancy, audit, tokens: core.tokens }),
       // One admission may be declared (keys/tokens.ts): the tenant's standing first, then the app's.
       tokenAdmission: async (principal) => clients.admit(await tenancy.admit(principal)),

@@ -160,16 +160,16 @@ export class PlatformService {
 
   /** The tenant's apps, deleted ones left out. */
   async listApps(em: EntityManager, limit: number, cursor?: string): Promise<Page<App>> {
-    const rows = await em.find(App, { status: { $ne: 'deleted' }, ...afterCursor(decodeCursor(cursor)) }, { orderBy: { createdAt: 'asc', id: 'asc' }, limit: limit + 1 });
+    const rows = await em.find(App, { status: { $ne: 'deleted' }, firstParty: null, ...afterCursor(decodeCursor(cursor)) }, { orderBy: { createdAt: 'asc', id: 'asc' }, limit: limit + 1 });
     return toPage(rows, limit);
   }
 
   /**
    * Another tenant's app is "not found", never "forbidden": its existence is not confirmed (tenant filter). A deleted
-   * app is not found either: only its tombstone is left.
+   * app is not found either: only its tombstone is left; nor is the console's own client, which is the platform's.
    */
   async getApp(em: EntityManager, clientId: string, options: { lock?: boolean } = {}): Promise<App> {
-    const app = await em.findOne(App, { id: clientId, status: { $ne: 'deleted' } }, options.lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {});
+    const app = await em.findOne(App, { id: clientId, status: { $ne: 'deleted' }, firstParty: null }, options.lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {});
     if (!app) throw new NotFound(`no app with client_id ${clientId}`);
     return app;
   }

@@ -22,6 +22,8 @@ export const Tenant = defineEntity({
     mfaRequired: p.string().$type<MfaPolicy>().default('none'),
     /** Local passwords off: the tenant's users sign in through one of its identity providers only. */
     federationRequired: p.boolean().default(false),
+    /** The operators' tenant: its users with the role `operator` act across tenants (README "Console"). One at most. */
+    operators: p.boolean().default(false),
   },
 });
 export type Tenant = InferEntity<typeof Tenant>;

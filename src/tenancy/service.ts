@@ -26,7 +26,8 @@ export const TENANT_SLUG = /^[a-z0-9][a-z0-9-]{1,62}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 export const MIN_PASSWORD_LENGTH = 12;
 
-export type Role = 'admin' | 'member';
+/** `operator`: only in the operators' tenant (README "Console"); tenant admins give `admin` and `member`. */
+export type Role = 'admin' | 'member' | 'operator';
 
 /** NOTIFY channel of a change to a tenant's standing (payload: the tenant id): a sandbox made, expired or removed. */
 export const TENANTS_CHANNEL = 'tessera_tenants';
@@ -234,6 +235,36 @@ export class TenancyService {
       await this.announce(tx, tenant.id);
       return { tenant, user };
     });
+  }
+
+  /**
+   * An operator account: a user with the role `operator` in the operators' tenant, made with it the first time (slug
+   * `operators`, or the slug given). Operators sign in to the console through that tenant and act across tenants.
+   */
+  async createOperator(em: EntityManager, input: { email: string; password: string; slug?: string }, actor: string): Promise<{ tenant: Tenant; user: User }> {
+    if (!EMAIL.test(input.email)) throw InvalidRequest.field('email', 'must be an email address');
+    if (input.password.length < MIN_PASSWORD_LENGTH) throw InvalidRequest.field('password', `must be at least ${MIN_PASSWORD_LENGTH} characters`);
+    const passwordHash = await hash(input.password);
+    return em.transactional(async (tx) => {
+      let tenant = await tx.findOne(Tenant, { operators: true });
+      if (!tenant) {
+        const slug = input.slug ?? 'operators';
+        if (!TENANT_SLUG.test(slug)) throw InvalidRequest.field('slug', 'must be 2-63 lowercase letters, digits or dashes');
+        if (await tx.findOne(Tenant, { slug })) throw new Conflict(`a tenant with slug ${slug} already exists: name another slug for the operators' tenant`);
+        tenant = tx.create(Tenant, { id: newId('ten'), slug, name: 'Tessera operators', operators: true });
+        this.audit.record(tx, { tenantId: null, actor, action: 'tenant.operators_created', targetType: 'tenant', targetId: tenant.id, details: { slug } });
+      }
+      const email = input.email.trim().toLowerCase();
+      if (await tx.findOne(User, { tenantId: tenant.id, email }, { filters: false })) throw new Conflict(`an operator with email ${email} already exists`);
+      const user = tx.create(User, { id: newId('usr'), tenantId: tenant.id, email, passwordHash, roles: ['operator'] });
+      this.audit.record(tx, { tenantId: null, actor, action: 'operator.created', targetType: 'user', targetId: user.id, details: { email } });
+      return { tenant, user };
+    });
+  }
+
+  /** The operators' tenant, if an operator account was ever made. */
+  async operatorsTenant(em: EntityManager): Promise<Tenant | null> {
+    return em.findOne(Tenant, { operators: true });
   }
 
   /** The sandboxes, oldest first (`parentTenantId`: only those an approved request of that tenant made). */

@@ -2,6 +2,7 @@
 // refresh token where the client may refresh, and an OpenID Connect ID token where `openid` is granted), and the end
 // of a grant, which revokes them all (RFC 6749 section 10.5, RFC 9700 sections 4.5 and 4.14).
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { SCOPE_ADMIN, SCOPE_OPERATOR } from '../../http/auth.js';
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../clock.js';
 import type { Config } from '../../config.js';
@@ -16,6 +17,9 @@ import { acrOf, userClaims } from '../id-tokens.js';
 import type { Params } from '../params.js';
 
 export const REFRESH_PREFIX = 'trt_';
+
+/** The role a user needs for each of the platform's role scopes. */
+const ROLE_OF_SCOPE: Record<string, string> = { [SCOPE_ADMIN]: 'admin', [SCOPE_OPERATOR]: 'operator' };
 
 /** RFC 6749 section 5.1, with OIDC Core section 3.1.3.3's `id_token`. */
 export interface TokenResponse {
@@ -66,11 +70,14 @@ export class GrantTokens {
    * An access token for the grant, remembered so that revoking the grant revokes it; a new refresh token too; and an ID
    * token when `openid` is among `scopes` (OIDC Core section 3.1.3.3, and section 12.2 on refresh).
    */
-  async issue(em: EntityManager, app: App, grant: Grant, scopes: string[], options: IssueOptions = {}): Promise<TokenResponse> {
+  async issue(em: EntityManager, app: App, grant: Grant, asked: string[], options: IssueOptions = {}): Promise<TokenResponse> {
     const grantId = grant.id;
-    const refreshScopes = options.refreshScopes ?? scopes;
+    const scopes = await this.withRolesOf(em, app, grant.userId, asked);
+    const refreshScopes = options.refreshScopes ?? asked;
     const sandbox = await this.tenancy.isSandbox(app.tenantId);
-    const issued = await this.tokens.issue({ subject: grant.userId, clientId: app.id, scopes, tenantId: app.tenantId, ttlSeconds: app.accessTokenTtl, sandbox });
+    // An operator's console token is for no tenant: operators act across tenants (README "Console").
+    const tenantId = app.firstParty === 'console' && scopes.includes(SCOPE_OPERATOR) ? null : app.tenantId;
+    const issued = await this.tokens.issue({ subject: grant.userId, clientId: app.id, scopes, tenantId, ttlSeconds: app.accessTokenTtl, sandbox });
     em.create(GrantAccessToken, { jti: issued.jti, tenantId: app.tenantId, grantId, expiresAt: issued.expiresAt });
     const response: TokenResponse = { access_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn, scope: scopes.join(' ') };
     if (app.grantTypes.includes('refresh_token')) {
@@ -88,6 +95,17 @@ export class GrantTokens {
     }
     if (scopes.includes('openid')) response.id_token = await this.idToken(em, app, grant, scopes, issued.token, options.nonce);
     return response;
+  }
+
+  /**
+   * The platform's role scopes (only the console's client is approved for them) go only to a user who has the role
+   * now: `platform:admin` to an admin, `platform:operator` to an operator. Checked at every issue, refreshes
+   * included, so a role taken away ends with the access token that carried it.
+   */
+  private async withRolesOf(em: EntityManager, app: App, userId: string, scopes: string[]): Promise<string[]> {
+    if (!scopes.some((s) => ROLE_OF_SCOPE[s])) return scopes;
+    const roles = new Set((await this.tenancy.user(em, userId))?.roles ?? []);
+    return scopes.filter((s) => !ROLE_OF_SCOPE[s] || (app.firstParty === 'console' && roles.has(ROLE_OF_SCOPE[s]!)));
   }
 
   /**
