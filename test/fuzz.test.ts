@@ -445,6 +445,7 @@ function shapes(): Record<string, Shape> {
     // Globex's: acme's sign-in (the login fixture's session) stays as it is.
     'PATCH /v1/platform/tenant': { auth: [`Bearer ${f.globex.adminToken}`], json: [{ mfa_required: 'everyone', federation_required: false }, { mfa_required: 'admins' }] },
     'DELETE /v1/platform/users/{user_id}/mfa': { auth: [`Bearer ${f.globex.adminToken}`], ids: { user_id: [f.globex.userId] } },
+    'GET /v1/platform/users/{user_id}': { auth: [`Bearer ${f.globex.adminToken}`, `Bearer ${f.acme.adminToken}`], ids: { user_id: [f.globex.userId] } },
     'GET /v1/oauth/mfa': { cookie: f.mfa.cookie, query: [{ request_id: f.mfa.enrolled.request_id! }, { request_id: f.mfa.verify.request_id! }] },
     'POST /v1/oauth/mfa': {
       cookie: f.mfa.cookie,
@@ -477,6 +478,9 @@ function shapes(): Record<string, Shape> {
     'POST /v1/webhooks/{id}/deliveries/{delivery_id}/redeliver': { auth: admin, ids: webhook },
     'POST /v1/webhooks/{id}/test': { auth: admin, ids: webhook },
     'GET /v1/webhooks/event-types': { auth: partner },
+    'GET /v1/platform/apps/{client_id}/activity/graphql': { auth: [...partner, ...admin], ids: { client_id: [f.sync.clientId, f.machine.client_id] }, query: [{ days: '1' }, { days: '30' }, {}] },
+    'GET /v1/platform/apps/{client_id}/activity/webhooks': { auth: [...partner, ...admin], ids: { client_id: [f.sync.clientId, f.machine.client_id] }, query: [{ days: '7' }, { days: '1' }] },
+    'GET /v1/webhooks/{id}/timeline': { auth: [...admin, ...partner], ids: webhook, query: [{ days: '7' }, { days: '30' }] },
     'POST /v1/platform/integration-requests': {
       auth: [...admin, ...partner],
       json: [
@@ -497,6 +501,11 @@ function shapes(): Record<string, Shape> {
     'POST /api/v1/platform/integration-requests/{id}/deny': { auth: operator, ids: { id: [f.requests.deniable] }, json: [{ note: 'Fuzz denied' }] },
     'POST /api/v1/platform/sandboxes': { auth: operator, json: [{ name: 'Fuzz lab', admin_email: 'lab@fuzz.test', ttl_days: 3 }] },
     'GET /api/v1/platform/sandboxes': { auth: operator, query: [{ limit: '5', parent_tenant_id: f.acme.tenantId }] },
+    'GET /api/v1/platform/tenants': { auth: operator, query: [{ limit: '5', sandbox: 'true' }, { limit: '2', cursor: 'bm90IGEgY3Vyc29y' }, { sandbox: 'false' }] },
+    'GET /api/v1/platform/tenants/{tenant_id}': { auth: operator, ids: { tenant_id: [f.acme.tenantId, f.globex.tenantId] } },
+    'GET /api/v1/platform/keys': { auth: operator, query: [{ limit: '1' }, { limit: '5', cursor: 'bm90IGEgY3Vyc29y' }] },
+    'POST /api/v1/platform/keys/rotate': { auth: operator },
+    'GET /api/v1/platform/bundles/{bundle}/assignments': { auth: operator, ids: { bundle: ['incident-read', 'fuzz-feed'] }, query: [{ limit: '1' }, { limit: '5', cursor: 'bm90IGEgY3Vyc29y' }] },
     'GET /metrics': { auth: [`Bearer ${METRICS_TOKEN}`] },
     'POST /v1/platform/identity-providers': {
       auth: admin,

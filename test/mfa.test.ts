@@ -403,6 +403,13 @@ describe('MFA reset by a tenant admin', () => {
     expect(user.mfa_enabled).toBe(true);
 
     const other = await org();
+    // One user, as the console's confirmation page reads it; another tenant's is not found.
+    const one = await h.request({ method: 'GET', url: `/v1/platform/users/${user.id}`, headers: bearer(o.tenant.adminToken) });
+    expect(one.statusCode).toBe(200);
+    expect(one.json()).toEqual({ id: user.id, email: 'lost@phone.test', roles: ['member'], mfa_enabled: true, created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/) });
+    const unseen = await h.request({ method: 'GET', url: `/v1/platform/users/${user.id}`, headers: bearer(other.tenant.adminToken) });
+    expect(unseen.statusCode).toBe(404);
+    expect(unseen.json()).toEqual({ error: 'not_found', error_description: `no user ${user.id}` });
     const foreign = await h.request({ method: 'DELETE', url: `/v1/platform/users/${user.id}/mfa`, headers: bearer(other.tenant.adminToken) });
     expect(foreign.statusCode).toBe(404);
     expect(foreign.json()).toEqual({ error: 'not_found', error_description: `no user ${user.id}` });
@@ -412,6 +419,7 @@ describe('MFA reset by a tenant admin', () => {
     expect(reset.statusCode).toBe(204);
     expect(reset.body).toBe('');
     expect((await users(o.tenant)).find((u) => u.id === user.id)!.mfa_enabled).toBe(false);
+    expect((await h.request({ method: 'GET', url: `/v1/platform/users/${user.id}`, headers: bearer(o.tenant.adminToken) })).json().mfa_enabled).toBe(false);
     const [event] = await auditEvents(o.tenant, 'user.mfa_reset');
     expect(event).toMatchObject({ actor: o.tenant.userId, target_type: 'user', target_id: user.id, details: { email: 'lost@phone.test', had_mfa: true } });
     const { rows } = await h.runtime.core.pool.query('select 1 from user_recovery_codes where user_id = $1', [user.id]);

@@ -75,6 +75,26 @@ export const OperationStat = defineEntity({
 });
 export type OperationStat = InferEntity<typeof OperationStat>;
 
+/**
+ * An app's calls of one operation in one hour (UTC): what the console's activity pictures draw, kept
+ * STATS_HOURLY_RETENTION_DAYS (stats.ts). Added to by the same flush as OperationStat.
+ */
+export const OperationStatHour = defineEntity({
+  name: 'OperationStatHour',
+  tableName: 'operation_stats_hourly',
+  properties: {
+    appId: p.string().primary(),
+    operationId: p.string().primary(),
+    hour: p.datetime().primary(),
+    tenantId: p.string(),
+    operationName: p.string(),
+    calls: p.bigint('number'),
+    errors: p.bigint('number'),
+    totalMs: p.double(),
+  },
+});
+export type OperationStatHour = InferEntity<typeof OperationStatHour>;
+
 /** When an app last ran an operation it holds through a version, and how often: what a retirement is checked against. */
 export const BundleVersionUsage = defineEntity({
   name: 'BundleVersionUsage',

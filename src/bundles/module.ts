@@ -3,7 +3,7 @@
 // per-app call statistics.
 import type { PersistedOperationSource } from '../graphql/persisted.js';
 import type { FeatureModule } from '../module.js';
-import { AppBundle, BundleOperation, BundleVersion, BundleVersionUsage, OperationStat } from './entities.js';
+import { AppBundle, BundleOperation, BundleVersion, BundleVersionUsage, OperationStat, OperationStatHour } from './entities.js';
 import { BundleRegistry, BUNDLES_CHANNEL } from './registry.js';
 import { BundleReleases } from './releases.js';
 import { registerPartnerRoutes } from './partner-routes.js';
@@ -24,10 +24,10 @@ const STATS_FLUSH_MS = 5_000;
 
 export const bundlesModule: FeatureModule = {
   name: 'bundles',
-  entities: [BundleVersion, BundleOperation, AppBundle, OperationStat, BundleVersionUsage],
+  entities: [BundleVersion, BundleOperation, AppBundle, OperationStat, OperationStatHour, BundleVersionUsage],
   // Assignments and call counts are an app's, so its tenant's; the registry and the operator's routes read them
   // across tenants, and say so (`filters: false`).
-  tenantOwned: [AppBundle, OperationStat, BundleVersionUsage],
+  tenantOwned: [AppBundle, OperationStat, OperationStatHour, BundleVersionUsage],
   // The curated bundles themselves are the operator's, shared by every tenant.
   platformWide: [BundleVersion, BundleOperation],
   create(core, { audit, clients, appLifecycle }) {
@@ -52,7 +52,7 @@ export const bundlesModule: FeatureModule = {
       services: { bundles: releases, bundleRegistry: registry, operationStats: stats, persistedOperations },
       routes: async (app) => {
         registerBundleRoutes(app, { releases, stats, clients, tokens: core.tokens });
-        registerPartnerRoutes(app, { registry, releases, clients, tokens: core.tokens, schema: core.schema });
+        registerPartnerRoutes(app, { registry, releases, stats, clients, tokens: core.tokens, schema: core.schema });
       },
       channels: { [BUNDLES_CHANNEL]: () => registry.reloadQuietly() },
       reconnected: () => registry.reloadQuietly(),

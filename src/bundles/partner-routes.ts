@@ -1,14 +1,16 @@
 // Partner self-service (the app's own token, or its tenant admin's): the operations an app may run, with their ids in
 // both hash forms, the scopes each needs and the deprecation of the version it holds them through, the manifests a
-// client build takes, and the part of the schema they reach (partial-schema.ts) for codegen and editors. A partner
-// no longer needs an operator to send ids by hand, and still never sees the rest of the schema.
+// client build takes, the part of the schema they reach (partial-schema.ts) for codegen and editors, and the app's
+// calls per hour (stats.ts). A partner no longer needs an operator to send ids by hand, and still never sees the rest
+// of the schema.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { print, type GraphQLSchema } from 'graphql';
 import { NotFound } from '../errors.js';
 import { authenticate, requireTenant, SCOPE_ADMIN } from '../http/auth.js';
-import { bearerSecurity as security, errorResponses as errors, Nullable, stringEnum } from '../http/schemas.js';
+import { isoSeconds } from '../http/pagination.js';
+import { bearerSecurity as security, errorResponses as errors, Nullable, stringEnum, Timestamp } from '../http/schemas.js';
 import { sha256 } from '../ids.js';
 import type { TokenService } from '../keys/tokens.js';
 import type { ClientDirectory } from '../platform/clients.js';
@@ -16,10 +18,12 @@ import { codegenId } from './files.js';
 import { partialSdl } from './partial-schema.js';
 import type { BundleRegistry } from './registry.js';
 import { clientManifests, type BundleReleases } from './releases.js';
+import { MAX_ACTIVITY_DAYS, type OperationStats } from './stats.js';
 
 export interface PartnerRouteDeps {
   registry: BundleRegistry;
   releases: BundleReleases;
+  stats: OperationStats;
   clients: ClientDirectory;
   tokens: TokenService;
   schema: GraphQLSchema;
@@ -60,7 +64,30 @@ const OperationsView = Type.Object({
   }),
 });
 
-export function registerPartnerRoutes(root: FastifyInstance, { registry, releases, clients, tokens, schema }: PartnerRouteDeps): void {
+const CallCounts = {
+  calls: Type.Integer(),
+  errors: Type.Integer({ description: 'Calls that answered with errors (executed: refusals before execution are not calls)' }),
+  mean_latency_ms: Type.Number({ description: 'Mean execution time' }),
+};
+
+const ActivityQuery = Type.Object(
+  { days: Type.Integer({ minimum: 1, maximum: MAX_ACTIVITY_DAYS, default: 7, description: 'Whole days of hours, ending with the current hour' }) },
+  { additionalProperties: false },
+);
+
+const GraphqlActivityView = Type.Object({
+  client_id: Type.String(),
+  since: Type.String({ format: 'date-time', description: 'The start of the first hour of the window (UTC)' }),
+  until: Timestamp,
+  ...CallCounts,
+  hours: Type.Array(Type.Object({ hour: Timestamp, ...CallCounts }), { description: 'Each hour (UTC) with at least one call, oldest first' }),
+  operations: Type.Array(
+    Type.Object({ operation_id: Type.String({ description: 'sha256:<hex>, as in the operation list' }), operation_name: Type.String(), ...CallCounts }),
+    { description: 'Each operation called in the window, most called first' },
+  ),
+});
+
+export function registerPartnerRoutes(root: FastifyInstance, { registry, releases, stats, clients, tokens, schema }: PartnerRouteDeps): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const preHandler = [authenticate(tokens), requireTenant];
 
@@ -136,6 +163,38 @@ export function registerPartnerRoutes(root: FastifyInstance, { registry, release
       const target = await visibleApp(request, request.params.client_id);
       const sdl = partialSdl(schema, registry.heldBy(target.id).map((h) => h.operation.document));
       return sendCached(request, reply, sdl);
+    },
+  );
+
+  app.get(
+    '/v1/platform/apps/:client_id/activity/graphql',
+    {
+      preHandler,
+      schema: {
+        tags,
+        security,
+        summary: "The app's GraphQL calls per hour",
+        description:
+          'Calls, errors and mean latency of the app\'s persisted operations over the last `days` days: per hour (UTC), per operation and in all. ' +
+          'Counted by every server process and written every 5 s: the last seconds of other processes may not be in yet.',
+        params: ClientParams,
+        querystring: ActivityQuery,
+        response: { 200: GraphqlActivityView, ...errors },
+      },
+    },
+    async (request) => {
+      const target = await visibleApp(request, request.params.client_id);
+      const activity = await stats.activity(target.id, target.tenantId, request.query.days);
+      return {
+        client_id: target.id,
+        since: isoSeconds(activity.since),
+        until: isoSeconds(activity.until),
+        calls: activity.calls,
+        errors: activity.errors,
+        mean_latency_ms: activity.mean_latency_ms,
+        hours: activity.hours.map(({ hour, ...counts }) => ({ hour: isoSeconds(hour), ...counts })),
+        operations: activity.operations.map(({ operation_id, ...rest }) => ({ operation_id: `sha256:${operation_id}`, ...rest })),
+      };
     },
   );
 }

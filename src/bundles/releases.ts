@@ -6,10 +6,11 @@
 import { LockMode, UniqueConstraintViolationException, type EntityManager, type MikroORM } from '@mikro-orm/postgresql';
 import type { AuditService } from '../audit/service.js';
 import type { Clock } from '../clock.js';
-import { Conflict, NotFound } from '../errors.js';
+import { Conflict, InvalidRequest, NotFound } from '../errors.js';
+import { decodeCursor, encodeCursor } from '../http/pagination.js';
 import { newId } from '../ids.js';
 import type { ClientDirectory } from '../platform/clients.js';
-import { AppBundle, BundleOperation, BundleVersion, BundleVersionUsage, LATEST, OperationStat, type VersionStatus } from './entities.js';
+import { AppBundle, BundleOperation, BundleVersion, BundleVersionUsage, LATEST, OperationStat, OperationStatHour, type VersionStatus } from './entities.js';
 import { parse, type GraphQLSchema } from 'graphql';
 import { impactOf, type Impact } from './impact.js';
 import { codegenId, contentHash, type CheckedBundle } from './files.js';
@@ -233,6 +234,7 @@ export class BundleReleases {
     const assignments = await em.nativeDelete(AppBundle, of);
     const stats = await em.nativeDelete(OperationStat, of);
     await em.nativeDelete(BundleVersionUsage, of);
+    await em.nativeDelete(OperationStatHour, of);
     if (assignments) await this.announce(em);
     return { bundle_assignments: assignments, operation_stats: stats };
   }
@@ -289,10 +291,39 @@ export class BundleReleases {
     const rows = await em.find(AppBundle, { appId }, { filters: false, orderBy: { bundle: 'asc', track: 'asc' } });
     const versions = rows.length ? await em.find(BundleVersion, { bundle: { $in: [...new Set(rows.map((r) => r.bundle))] } }) : [];
     return rows.map((r) => {
-      const of = newestFirst(versions.filter((v) => v.bundle === r.bundle));
-      const resolved = r.track === LATEST ? of.find((v) => v.status !== 'retired') : of.find((v) => v.version === r.track && v.status !== 'retired');
+      const resolved = resolveTrack(newestFirst(versions.filter((v) => v.bundle === r.bundle)), r.track);
       return { bundle: r.bundle, track: r.track, version: resolved?.version ?? null, status: resolved?.status ?? null, assigned_at: r.assignedAt.toISOString(), assigned_by: r.assignedBy };
     });
+  }
+
+  /**
+   * Which apps hold `bundle`, on which track, across tenants, oldest assignment first (an operator's view, README
+   * "Console"): each with its app's name and tenant and the version its track resolves to now, as `appBundles` says.
+   */
+  async assignments(bundle: string, limit: number, cursor?: string) {
+    const em = this.orm.em.fork();
+    const versions = newestFirst(await em.find(BundleVersion, { bundle }));
+    if (!versions.length) throw new NotFound(`no published bundle ${bundle}`);
+    const after = assignmentAfter(decodeCursor(cursor));
+    const rows = await em.find(AppBundle, { bundle, ...after }, { filters: false, orderBy: { assignedAt: 'asc', appId: 'asc', track: 'asc' }, limit: limit + 1 });
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    const items = await Promise.all(
+      page.map(async (r) => {
+        const resolved = resolveTrack(versions, r.track);
+        return {
+          client_id: r.appId,
+          app_name: (await this.clients.find(r.appId))?.app.name ?? null,
+          tenant_id: r.tenantId,
+          track: r.track,
+          version: resolved?.version ?? null,
+          status: resolved?.status ?? null,
+          assigned_at: r.assignedAt.toISOString(),
+          assigned_by: r.assignedBy,
+        };
+      }),
+    );
+    return { items, nextCursor: rows.length > limit && last ? encodeCursor({ at: last.assignedAt, id: JSON.stringify([last.appId, last.track]) }) : null };
   }
 
   /**
@@ -309,6 +340,26 @@ export class BundleReleases {
       ...clientManifests(operations.map((o) => ({ id: o.operationId, aliasId: o.aliasId ?? codegenId(parse(o.document)), name: o.operationName, type: o.operationType, document: o.document }))),
     };
   }
+}
+
+/** The version a track serves now (newest first in `versions`): the channel's newest not retired, or the pinned one unless retired. */
+function resolveTrack(versions: BundleVersion[], track: string): BundleVersion | undefined {
+  return track === LATEST ? versions.find((v) => v.status !== 'retired') : versions.find((v) => v.version === track && v.status !== 'retired');
+}
+
+/** Assignments after a cursor, in (assigned_at, app, track) order. */
+function assignmentAfter(position: { at: Date; id: string } | null): object {
+  if (!position) return {};
+  let appId: unknown;
+  let track: unknown;
+  try {
+    [appId, track] = JSON.parse(position.id) as unknown[];
+  } catch {
+    appId = undefined;
+  }
+  if (typeof appId !== 'string' || typeof track !== 'string') throw InvalidRequest.field('query.cursor', 'is not a cursor this API returned');
+  const at = position.at;
+  return { $or: [{ assignedAt: { $gt: at } }, { assignedAt: at, appId: { $gt: appId } }, { assignedAt: at, appId, track: { $gt: track } }] };
 }
 
 /** `bundle` for the channel, `bundle@1.2.0` for a pinned version. */

@@ -1,11 +1,12 @@
 // Operator REST under /api/v1/platform/: bundles and versions, their deprecation and retirement with the use each
-// version still has, assignments to apps (the channel or a pinned version), operation usage. Kept out of the public
-// OpenAPI document (the contract withholds /api/v1/platform/* from integrators).
+// version still has, assignments to apps (the channel or a pinned version) and who holds a bundle, operation usage.
+// Kept out of the public OpenAPI document (the contract withholds /api/v1/platform/* from integrators).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { NotFound } from '../errors.js';
 import { authenticate, requireScope, SCOPE_ADMIN, SCOPE_OPERATOR } from '../http/auth.js';
+import { Pagination } from '../http/schemas.js';
 import type { TokenService } from '../keys/tokens.js';
 import type { ClientDirectory } from '../platform/clients.js';
 import type { BundleVersion } from './entities.js';
@@ -66,6 +67,17 @@ export function registerBundleRoutes(root: FastifyInstance, { releases, stats, c
           document: o.document,
         })),
       };
+    },
+  );
+
+  /** Which apps hold the bundle, on which track, with their tenants (README "Console": an operator's assignments). */
+  app.get(
+    '/api/v1/platform/bundles/:bundle/assignments',
+    { preHandler: operator, schema: { ...hide, params: BundleParams, querystring: Pagination } },
+    async (request) => {
+      const bundle = assertBundleName(request.params.bundle);
+      const page = await releases.assignments(bundle, request.query.limit, request.query.cursor);
+      return { bundle, assignments: page.items, next_cursor: page.nextCursor };
     },
   );
 

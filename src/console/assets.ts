@@ -27,6 +27,8 @@ input[type=text], input[type=email], input[type=password], input[type=url], inpu
 input[aria-invalid=true], textarea[aria-invalid=true] { border-color: var(--bad); }
 fieldset { border: 1px solid var(--line); border-radius: 6px; margin: .75rem 0; } legend { font-weight: 600; }
 .checks label { font-weight: 400; display: inline-flex; gap: .35rem; margin-right: 1rem; }
+.choices label { font-weight: 400; display: flex; gap: .35rem; align-items: baseline; margin-top: .35rem; }
+form.filters { margin: 1rem 0; } .filters label { margin-top: 0; } .filters select { width: auto; } .filters button { margin-top: 0; }
 button, .button { display: inline-block; margin-top: 1rem; padding: .45rem 1rem; font: inherit; border-radius: 4px; border: 1px solid var(--brand); background: var(--brand); color: #fff; cursor: pointer; text-decoration: none; }
 button.secondary, .button.secondary { background: #fff; color: var(--brand); }
 button.danger { background: var(--bad); border-color: var(--bad); }
@@ -51,6 +53,9 @@ figure.chart svg { width: 100%; height: auto; }
 .chart .axis { stroke: #8a93a6; } .chart text { font-size: 11px; fill: #4a5262; }
 details > summary { cursor: pointer; }
 pre { background: #0f172a; color: #e2e8f0; padding: .75rem; border-radius: 6px; overflow: auto; font-size: .85rem; white-space: pre-wrap; }
+.event-choice { margin: .35rem 0; } .event-choice label { display: inline; margin: 0; } .event-choice .hint { margin: 0 0 0 1.6rem; }
+figure.chart details { margin-top: .5rem; } progress { width: 100%; max-width: 36rem; height: 1.2rem; }
+.actions .button, .actions button { margin-top: 0; }
 `;
 
 const JS = `

@@ -24,6 +24,7 @@ import { Migration20261209010000_openid_connect } from './migrations/Migration20
 import { Migration20261209020000_totp } from './migrations/Migration20261209020000_totp.js';
 import { Migration20261209030000_federation } from './migrations/Migration20261209030000_federation.js';
 import { Migration20261210000000_console } from './migrations/Migration20261210000000_console.js';
+import { Migration20261210010000_activity } from './migrations/Migration20261210010000_activity.js';
 import { tenantFilter } from './tenant.js';
 
 /** How long the database may keep a caller waiting, in ms (see connectionLimits). */
@@ -87,6 +88,7 @@ const migrationsList = [
   { name: 'Migration20261209020000_totp', class: Migration20261209020000_totp },
   { name: 'Migration20261209030000_federation', class: Migration20261209030000_federation },
   { name: 'Migration20261210000000_console', class: Migration20261210000000_console },
+  { name: 'Migration20261210010000_activity', class: Migration20261210010000_activity },
 ];
 
 function ormOptions(url: string, model: DataModel, timeouts?: DatabaseTimeouts, poolMax = 10): Options {

@@ -36,6 +36,8 @@ export interface KeySummary {
   activated_at: string | null;
   retired_at: string | null;
   published_until: string | null;
+  /** No token this key signed expires after this instant (recorded before signing); null before it signs. */
+  token_horizon: string | null;
 }
 
 export interface RotationResult {
@@ -316,6 +318,7 @@ export class Keyring {
       activated_at: r.activatedAt?.toISOString() ?? null,
       retired_at: r.retiredAt?.toISOString() ?? null,
       published_until: r.state === 'retired' ? (r.tokenHorizon?.toISOString() ?? null) : null,
+      token_horizon: r.tokenHorizon?.toISOString() ?? null,
     }));
   }
 }

@@ -38,7 +38,7 @@ export const platformModule: FeatureModule = {
     const states = new AppStates(platform, clients, appLifecycle, core.clock, core.logger);
     return {
       services: { platform, clients, appLifecycle, consoleClients },
-      routes: (app) => registerPlatformRoutes(app, { platform, states, tenancy, audit, tokens: core.tokens }),
+      routes: (app) => registerPlatformRoutes(app, { platform, states, tenancy, audit, tokens: core.tokens, keyring: core.keyring }),
       // One admission may be declared (keys/tokens.ts): the tenant's standing first, then the app's.
       tokenAdmission: async (principal) => clients.admit(await tenancy.admit(principal)),
       channels: {

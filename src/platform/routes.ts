@@ -6,18 +6,24 @@
 //   PATCH .../apps/{id}/governance, POST .../rotate-secret      apps-routes.ts
 //   POST .../apps/{id}/service-token, GET .../service-tokens,
 //   DELETE .../service-tokens/{token_id}                        apps-routes.ts
-//   POST/GET /v1/platform/users, DELETE .../users/{id}/mfa      users-routes.ts (the tenancy service)
+//   POST/GET /v1/platform/users, GET /v1/platform/users/{id},
+//   DELETE .../users/{id}/mfa                                   users-routes.ts (the tenancy service)
 //   GET/PATCH /v1/platform/tenant (its sign-in policy)          tenant-routes.ts (the tenancy service)
 //   GET  /v1/platform/audit-events                              audit-routes.ts (the audit service)
 //   GET/PUT/DELETE /api/v1/platform/tenants/{id}/scopes        tenant-scopes-routes.ts (operators)
+//   GET /api/v1/platform/tenants[/{id}]                        operator-tenant-routes.ts (operators; the tenancy service)
+//   GET /api/v1/platform/keys, POST .../keys/rotate            keys-routes.ts (operators; the keyring of the core)
 // /v1/platform/integration-requests/** is the requests module's (src/requests/routes.ts), which owns the requests.
 // The tenant always comes from the token, but for the operator's routes, which name it.
 import type { FastifyInstance } from 'fastify';
 import type { AuditService } from '../audit/service.js';
+import type { Keyring } from '../keys/keyring.js';
 import type { TokenService } from '../keys/tokens.js';
 import type { TenancyService } from '../tenancy/service.js';
 import { registerAppRoutes } from './apps-routes.js';
 import { registerAuditRoutes } from './audit-routes.js';
+import { registerKeyRoutes } from './keys-routes.js';
+import { registerOperatorTenantRoutes } from './operator-tenant-routes.js';
 import type { AppStates } from './app-states.js';
 import type { PlatformService } from './service.js';
 import { registerTenantRoutes } from './tenant-routes.js';
@@ -30,6 +36,7 @@ export interface PlatformRouteDeps {
   tenancy: TenancyService;
   audit: AuditService;
   tokens: TokenService;
+  keyring: Keyring;
 }
 
 export function registerPlatformRoutes(app: FastifyInstance, deps: PlatformRouteDeps): void {
@@ -38,4 +45,6 @@ export function registerPlatformRoutes(app: FastifyInstance, deps: PlatformRoute
   registerTenantRoutes(app, deps);
   registerAuditRoutes(app, deps);
   registerTenantScopeRoutes(app, deps);
+  registerOperatorTenantRoutes(app, deps);
+  registerKeyRoutes(app, deps);
 }

@@ -4,6 +4,7 @@ import type { AuditService } from '../audit/service.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { Conflict, Forbidden, InvalidRequest, InvalidScope, NotFound } from '../errors.js';
+import { forTenant } from '../db/tenant.js';
 import { isLoopbackHost } from '../http/loopback.js';
 import { afterCursor, decodeCursor, toPage, type Page } from '../http/pagination.js';
 import { newId, newSecret, sha256 } from '../ids.js';
@@ -162,6 +163,11 @@ export class PlatformService {
   async listApps(em: EntityManager, limit: number, cursor?: string): Promise<Page<App>> {
     const rows = await em.find(App, { status: { $ne: 'deleted' }, firstParty: null, ...afterCursor(decodeCursor(cursor)) }, { orderBy: { createdAt: 'asc', id: 'asc' }, limit: limit + 1 });
     return toPage(rows, limit);
+  }
+
+  /** How many apps `tenantId` has, deleted ones and the console's own client left out (an operator's view of a tenant). */
+  async countApps(em: EntityManager, tenantId: string): Promise<number> {
+    return forTenant(em, tenantId).count(App, { status: { $ne: 'deleted' }, firstParty: null });
   }
 
   /**

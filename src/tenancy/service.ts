@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import type { AuditService } from '../audit/service.js';
 import type { Clock } from '../clock.js';
 import { Conflict, InvalidRequest, NotFound, Unauthorized, type FieldProblem } from '../errors.js';
+import { forTenant } from '../db/tenant.js';
 import { afterCursor, decodeCursor, toPage, type Page } from '../http/pagination.js';
 import { newId } from '../ids.js';
 import type { Principal } from '../keys/tokens.js';
@@ -272,6 +273,21 @@ export class TenancyService {
     const where = { sandbox: true, ...(parentTenantId ? { parentTenantId } : {}), ...afterCursor(decodeCursor(cursor)) };
     const rows = await em.find(Tenant, where, { orderBy: { createdAt: 'asc', id: 'asc' }, limit: limit + 1 });
     return toPage(rows, limit);
+  }
+
+  /**
+   * Every tenant, oldest first, for an operator (README "Console"): production tenants, sandboxes and the operators'
+   * tenant; `sandbox` keeps only sandboxes (true) or only the others (false).
+   */
+  async listTenants(em: EntityManager, limit: number, cursor?: string, sandbox?: boolean): Promise<Page<Tenant>> {
+    const where = { ...(sandbox === undefined ? {} : { sandbox }), ...afterCursor(decodeCursor(cursor)) };
+    const rows = await em.find(Tenant, where, { orderBy: { createdAt: 'asc', id: 'asc' }, limit: limit + 1 });
+    return toPage(rows, limit);
+  }
+
+  /** How many users `tenantId` has (an operator's view of a tenant). */
+  async countUsers(em: EntityManager, tenantId: string): Promise<number> {
+    return forTenant(em, tenantId).count(User, {});
   }
 
   /** Inside the transaction that changes a tenant's standing: every process drops its copy at commit. */

@@ -156,8 +156,8 @@ export class DeliveryStore {
        ), s as (
          update webhook_subscriptions set failing_since = null where id in (select webhook_id from d) and failing_since is not null
        )
-       insert into webhook_attempts (id, tenant_id, delivery_id, number, attempted_at, response_status, latency_ms, error, response_snippet)
-       select tessera_new_id('att'), d.tenant_id, d.id, d.attempts, i.attempted_at, i.response_status, i.latency_ms, null, i.snippet
+       insert into webhook_attempts (id, tenant_id, delivery_id, webhook_id, number, attempted_at, response_status, latency_ms, error, response_snippet)
+       select tessera_new_id('att'), d.tenant_id, d.id, d.webhook_id, d.attempts, i.attempted_at, i.response_status, i.latency_ms, null, i.snippet
        from d join input i on i.delivery_id = d.id`,
       [
         successes.map((s) => s.deliveryId),

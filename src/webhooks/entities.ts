@@ -90,6 +90,8 @@ export const WebhookAttempt = defineEntity({
     id: p.string().primary(),
     tenantId: p.string(),
     deliveryId: p.string(),
+    /** Its delivery's subscription, written with the attempt: a subscription's recent attempts are one index range (activity.ts). */
+    webhookId: p.string(),
     number: p.integer(),
     attemptedAt: p.datetime(),
     responseStatus: p.integer().nullable(),

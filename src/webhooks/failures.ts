@@ -59,6 +59,7 @@ export class FailureRecorder {
         id: newId('att'),
         tenantId: row.tenantId,
         deliveryId: row.id,
+        webhookId: row.webhookId,
         number: row.attempts,
         attemptedAt: failure.attemptedAt,
         responseStatus: failure.response?.status ?? null,

@@ -1,7 +1,9 @@
 // The webhooks module: subscriptions (REST and GraphQL), the event outbox other modules write their events to,
-// the delivery engine its jobs run (where the process runs jobs), recover requests, and its part in an app's
-// lifecycle (held deliveries while the app is suspended; its subscriptions gone with it).
+// the delivery engine its jobs run (where the process runs jobs), recover requests, delivery attempts per hour (a
+// subscription's timeline, an app's activity: activity.ts), and its part in an app's lifecycle (held deliveries while
+// the app is suspended; its subscriptions gone with it).
 import type { FeatureModule } from '../module.js';
+import { DeliveryActivity } from './activity.js';
 import { AppWebhooks } from './app-webhooks.js';
 import { DeliveryStore } from './delivery-store.js';
 import { DeliveryEngine } from './engine.js';
@@ -44,13 +46,14 @@ export const webhooksModule: FeatureModule = {
   tenantOwned: entities,
   platformWide: [],
   graphql: addWebhookTypes,
-  create(core, { audit, appLifecycle }) {
+  create(core, { audit, appLifecycle, clients }) {
     const { config, clock } = core;
     const http = new WebhookHttpClient({ allowedNetworks: config.webhooks.allowedNetworks, timeoutMs: config.webhooks.timeoutMs, resolver: core.resolver });
     const secrets = new SigningSecrets(core.box);
     const events = new EventOutbox(clock);
     const recoveries = new RecoveryLedger(core.orm, events, audit, clock, core.logger);
     const webhooks = new SubscriptionService(secrets, http, audit, recoveries, config, clock);
+    const activity = new DeliveryActivity(webhooks, clients, clock);
     const failures = new FailureRecorder(core.orm, new RetryPolicy(config.webhooks.retrySchedule, clock), audit, events, config.webhooks.disableAfter, clock);
     const telemetry = new DeliveryTelemetry(core.logger, core.metrics, core.pool, clock);
     const store = new DeliveryStore(core.pool);
@@ -62,7 +65,7 @@ export const webhooksModule: FeatureModule = {
     return {
       services: { events, webhooks, deliveries, outbound: http },
       graphql: { webhooks },
-      routes: (app) => registerWebhookRoutes(app, webhooks, core.tokens),
+      routes: (app) => registerWebhookRoutes(app, webhooks, activity, core.tokens),
       openapi: { webhooks: openapiWebhooks() },
       jobs: {
         [DELIVER_TASK]: async (payload) => {

@@ -1,4 +1,5 @@
-// REST /v1/webhooks: subscriptions, delivery history, redelivery and test sends (the public contract).
+// REST /v1/webhooks: subscriptions, delivery history, redelivery and test sends (the public contract); and delivery
+// attempts per hour, of a subscription and of an app's subscriptions (activity.ts).
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
@@ -7,6 +8,7 @@ import { authenticate, requireTenant } from '../http/auth.js';
 import { isoSeconds } from '../http/pagination.js';
 import { bearerSecurity as security, ErrorBody, errorResponses as errors, NextCursor, Nullable, Pagination, Timestamp } from '../http/schemas.js';
 import type { TokenService } from '../keys/tokens.js';
+import { MAX_ACTIVITY_DAYS, type AttemptActivity, type AttemptCounts, type DeliveryActivity } from './activity.js';
 import { EVENT_CATALOG, TEST_EVENT_DEFINITION, type DocumentedEvent } from './catalog.js';
 import type { DeliveryStatus, SubscriptionService, WebhookAttempt, WebhookDelivery, WebhookRecovery, WebhookSubscription } from './subscriptions.js';
 
@@ -136,6 +138,43 @@ const RecoveryView = Type.Object({
 
 const RecoveryParams = Type.Object({ webhook_id: Type.String({ maxLength: 100 }), recovery_id: Type.String({ maxLength: 100 }) });
 
+const ActivityQuery = Type.Object(
+  { days: Type.Integer({ minimum: 1, maximum: MAX_ACTIVITY_DAYS, default: 7, description: 'Whole days of hours, ending with the current hour' }) },
+  { additionalProperties: false },
+);
+
+const Latency = (p: string) => Type.Union([Type.Integer(), Type.Null()], { description: `The ${p} of the receiver's time to answer (or to fail), over every attempt; null without attempts` });
+const AttemptCountsView = {
+  attempts: Type.Integer(),
+  succeeded: Type.Integer({ description: 'Attempts answered with a 2xx' }),
+  failed: Type.Integer({ description: 'Attempts answered otherwise, timed out or refused (a retry may follow)' }),
+  p50_latency_ms: Latency('median'),
+  p95_latency_ms: Latency('95th percentile'),
+  p99_latency_ms: Latency('99th percentile'),
+};
+const ActivityWindow = {
+  since: Type.String({ format: 'date-time', description: 'The start of the first hour of the window (UTC)' }),
+  until: Timestamp,
+  ...AttemptCountsView,
+  hours: Type.Array(Type.Object({ hour: Timestamp, ...AttemptCountsView }), { description: 'Each hour (UTC) with at least one attempt, oldest first' }),
+};
+const TimelineView = Type.Object({ webhook_id: Type.String(), ...ActivityWindow });
+const AppDeliveryActivityView = Type.Object({
+  client_id: Type.String(),
+  ...ActivityWindow,
+  webhooks: Type.Array(Type.Object({ id: Type.String(), url: Type.String(), ...AttemptCountsView }), { description: "The app's own subscriptions, oldest first" }),
+});
+
+const ClientParams = Type.Object({ client_id: Type.String({ maxLength: 100 }) });
+
+function countsView(c: AttemptCounts): AttemptCounts {
+  return { attempts: c.attempts, succeeded: c.succeeded, failed: c.failed, p50_latency_ms: c.p50_latency_ms, p95_latency_ms: c.p95_latency_ms, p99_latency_ms: c.p99_latency_ms };
+}
+
+function activityWindowView(a: AttemptActivity) {
+  return { since: isoSeconds(a.since), until: isoSeconds(a.until), ...countsView(a), hours: a.hours.map((h) => ({ hour: isoSeconds(h.hour), ...countsView(h) })) };
+}
+
 /** A timestamp of a JSON body, validated as `date-time` by its schema (and a time JavaScript can hold). */
 function instant(value: string, field: string): Date {
   const date = new Date(value);
@@ -200,7 +239,7 @@ function attemptView(a: WebhookAttempt) {
   };
 }
 
-export function registerWebhookRoutes(root: FastifyInstance, webhooks: SubscriptionService, tokens: TokenService): void {
+export function registerWebhookRoutes(root: FastifyInstance, webhooks: SubscriptionService, activity: DeliveryActivity, tokens: TokenService): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const preHandler = [authenticate(tokens), requireTenant];
   const view = (w: WebhookSubscription) => webhookView(w, webhooks.now());
@@ -398,6 +437,52 @@ export function registerWebhookRoutes(root: FastifyInstance, webhooks: Subscript
     async (request, reply) => {
       const delivery = await webhooks.sendTest(request.em, request.principal!, request.params.webhook_id);
       return reply.code(202).send({ delivery_id: delivery.id, status: 'queued' as const });
+    },
+  );
+
+  app.get(
+    '/v1/webhooks/:webhook_id/timeline',
+    {
+      preHandler,
+      schema: {
+        tags,
+        security,
+        summary: "A webhook's delivery attempts per hour",
+        description: 'Attempts, successes, failures and latency percentiles of the subscription over the last `days` days: per hour (UTC) and in all.',
+        params: WebhookParams,
+        querystring: ActivityQuery,
+        response: { 200: TimelineView, ...errors },
+      },
+    },
+    async (request) => {
+      const timeline = await activity.timeline(request.em, request.principal!, request.params.webhook_id, request.query.days);
+      return { webhook_id: request.params.webhook_id, ...activityWindowView(timeline) };
+    },
+  );
+
+  app.get(
+    '/v1/platform/apps/:client_id/activity/webhooks',
+    {
+      preHandler,
+      schema: {
+        tags,
+        security,
+        summary: "Delivery attempts of the app's webhooks per hour",
+        description:
+          "Attempts, successes, failures and latency percentiles of the app's own subscriptions over the last `days` days: per hour (UTC), per " +
+          'subscription and in all. For the tenant admin, or the app itself with webhooks:read.',
+        params: ClientParams,
+        querystring: ActivityQuery,
+        response: { 200: AppDeliveryActivityView, ...errors },
+      },
+    },
+    async (request) => {
+      const found = await activity.ofApp(request.em, request.principal!, request.params.client_id, request.query.days);
+      return {
+        client_id: request.params.client_id,
+        ...activityWindowView(found),
+        webhooks: found.webhooks.map((w) => ({ id: w.id, url: w.url, ...countsView(w) })),
+      };
     },
   );
 }

@@ -75,7 +75,7 @@ async function signInOnHostedPage(page: Page, email: string, password: string): 
   // With identity providers the email comes first (home-realm discovery), then the password.
   if (!(await passwordField.isVisible().catch(() => false))) await page.getByRole('button', { name: 'Continue' }).click();
   await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.waitForURL(/\/console\//);
 }
 

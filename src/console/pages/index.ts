@@ -2,12 +2,18 @@
 import type { FastifyInstance } from 'fastify';
 import type { GraphQLSchema } from 'graphql';
 import type { ConsoleContext } from '../context.js';
+import { registerIntegrationPages } from './activity-pages.js';
+import { registerAdminPages } from './admin-pages.js';
+import { registerOperatorPages } from './operator-pages.js';
 
 export interface PagesDeps {
   context: ConsoleContext;
   schema: GraphQLSchema;
 }
 
-export function registerConsolePages(_app: FastifyInstance, _deps: PagesDeps): void {
+export function registerConsolePages(app: FastifyInstance, deps: PagesDeps): void {
   // The areas register here (admin, operator, partner).
+  registerAdminPages(app, deps);
+  registerOperatorPages(app, deps);
+  registerIntegrationPages(app, deps);
 }
