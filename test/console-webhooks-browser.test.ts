@@ -1,6 +1,6 @@
 // The console's webhooks, partner pages and activity pictures in Chromium (README "Console"), against a Tessera on
-// 127.0.0.1 whose deliveries reach a real receiver: a tenant admin creates a webhook (its generated secret shown once),
-// sends a test and watches it arrive, opens its attempt, filters the deliveries, recovers a failed one and follows the
+// 127.0.0.1 whose deliveries reach a real receiver: a tenant admin creates a webhook (its generated secret shown once:
+// a reload of that answer makes no second webhook), sees that a link cannot put words on a page, sends a test and watches it arrive, opens its attempt, filters the deliveries, recovers a failed one and follows the
 // recovery, edits, disables and deletes it (after a confirmation); an app's activity page shows its calls and deliveries
 // as charts after real calls; a partner signs in as its app, sees its operations with their ids, downloads a manifest
 // and the partial schema, and sees its own webhooks. Every page passes axe-core (helpers/console-browser.ts).
@@ -97,11 +97,25 @@ describe('webhooks in the console, for a tenant admin', () => {
     await page.getByRole('button', { name: 'Copy' }).click();
     await expect.poll(() => page.locator('#webhook-secret-status').textContent()).toBe('Copied.');
     await helpers.expectAccessible(page, 'admin-webhook-created');
-    await page.getByRole('link', { name: 'Go to the webhook' }).click();
+    const detailPath = (await page.getByRole('link', { name: 'Go to the webhook' }).getAttribute('href'))!;
+    // A reload sends the form again: no second webhook is made, and the secret is not shown again.
+    const again = await page.reload();
+    expect(again!.status()).toBe(409);
+    expect(await page.locator('h1').textContent()).toBe('Already done');
+    expect(await page.content()).not.toContain(secret.slice(6));
+    const listed = (await h.request({ method: 'GET', url: '/v1/webhooks', headers: bearer(acme.adminToken) })).json().webhooks;
+    expect(listed.map((w: { id: string }) => w.id)).toEqual([detailPath.split('/').pop()]);
+    await helpers.expectAccessible(page, 'admin-webhook-already-done');
+    await page.goto(detailPath);
     const detailUrl = page.url();
     const webhookId = new URL(detailUrl).pathname.split('/').pop()!;
     expect(await page.content()).not.toContain(secret.slice(6));
     await helpers.expectAccessible(page, 'admin-webhook');
+    // A link cannot put words of its own on the page: a notice is one of the console's, named by its key.
+    await page.goto(`${detailUrl}?notice=${encodeURIComponent('Your webhook was compromised: call +1 555 0100')}`);
+    expect(await page.locator('.notice').count()).toBe(0);
+    expect(await page.content()).not.toContain('555 0100');
+    await page.goto(detailUrl);
 
     // A test, sent with the keyboard alone, arrives and shows as succeeded.
     await tabTo(page, 'Send a test');
@@ -142,7 +156,8 @@ describe('webhooks in the console, for a tenant admin', () => {
     // Recover since a time (a day ago, as the form suggests): the retrying delivery is sent again, and succeeds.
     receiver.respond = () => ({ status: 204 });
     await page.getByRole('button', { name: 'Recover' }).click();
-    await expect.poll(() => page.getByRole('status').textContent()).toContain('Recovery started: 1 delivery is sent again.');
+    await expect.poll(() => page.getByRole('status').textContent()).toBe('Recovery started: the deliveries counted below are sent again, once each.');
+    expect(await page.locator('dl.facts').textContent()).toMatch(/Deliveries\s*1/);
     await helpers.expectAccessible(page, 'admin-webhook-recovery');
     await reloadUntil(page, async () => (await page.getByText('completed', { exact: true }).count()) > 0);
     expect(await page.locator('dl.facts').textContent()).toMatch(/Succeeded\s*1/);

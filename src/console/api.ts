@@ -108,11 +108,12 @@ export class ConsoleApi {
 
 /**
  * The field a REST refusal names (`body.redirect_uris[0] must use https`), for the form to show the message next to
- * that field; null when it names none.
+ * that field; a refusal naming a part of a field (`body.role_mapping.values.x must be one of …`) names the field it is
+ * part of. Null when it names none.
  */
 export function fieldError(answer: ApiAnswer): { field: string; message: string } | null {
   const description = typeof answer.body?.error_description === 'string' ? answer.body.error_description : '';
-  const match = /^(?:body|query)\.([a-z_]+)(?:\[\d+\])?:?\s/.exec(description);
+  const match = /^(?:body|query)\.([a-z_]+)(?:[.[]|:?\s)/.exec(description);
   return match ? { field: match[1]!, message: description } : null;
 }
 

@@ -1,5 +1,6 @@
 // What every console page handler is given: the signed-in session (or a redirect to sign in), the REST API as that
-// person, the form it posted with its CSRF token checked, and one place where a session that ended is answered.
+// person, the form it posted with its CSRF token checked (and its query and path parameters, read as text), and one
+// place where a session that ended is answered.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../clock.js';
 import { ConsoleApi, SessionEnded, type ClientCredentialsOf } from './api.js';
@@ -29,6 +30,17 @@ export function one(form: Form, name: string): string | undefined {
 export function all(form: Form, name: string): string[] {
   const value = form[name];
   return value === undefined ? [] : Array.isArray(value) ? value : [value];
+}
+
+/** The query string's parameters, one string each (the first, if one was repeated). */
+export function queryOf(request: FastifyRequest): Record<string, string | undefined> {
+  const raw = (request.query ?? {}) as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, typeof v === 'string' ? v : Array.isArray(v) && typeof v[0] === 'string' ? v[0] : undefined]));
+}
+
+/** A parameter of the route's path (`:client_id`), as text. */
+export function paramOf(request: FastifyRequest, name: string): string {
+  return String((request.params as Record<string, unknown>)[name] ?? '');
 }
 
 export class ConsoleContext {

@@ -1,7 +1,8 @@
 // The console's HTML: the page shell (navigation by role, who is signed in, sign out), the security headers of
 // every page (a strict Content-Security-Policy: the console's own stylesheet and script only, no inline script or
-// style), and the pieces every page is made of, so that forms show the server's field errors next to their fields,
-// lists paginate, and secrets are shown once with a copy button.
+// style), and the pieces every page is made of (fields, selects, checkboxes and radios, facts, tables, badges), so
+// that forms show the server's field errors next to their fields, lists paginate, and secrets are shown once with a
+// copy button.
 import type { FastifyReply } from 'fastify';
 import { SCRIPT, STYLESHEET } from './assets.js';
 import type { ConsoleSession, SessionKind } from './session.js';
@@ -127,6 +128,33 @@ export function checkboxes(name: string, legend: string, options: Array<{ value:
     .join('')}${error ? `<p class="field-error" id="${id}-error">${esc(error)}</p>` : ''}</fieldset>`;
 }
 
+/** A labelled select, its hint and its error tied to it as field() does. */
+export function selectField(o: { name: string; label: string; options: Array<{ value: string; label?: string }>; value?: string; hint?: string; error?: string | null }): string {
+  const id = `f-${o.name}`;
+  const described = [o.hint ? `${id}-hint` : '', o.error ? `${id}-error` : ''].filter(Boolean).join(' ');
+  return `<label for="${id}">${esc(o.label)}</label><select id="${id}" name="${esc(o.name)}"${described ? ` aria-describedby="${described}"` : ''}${o.error ? ' aria-invalid="true"' : ''}>${o.options
+    .map((opt) => `<option value="${esc(opt.value)}"${opt.value === o.value ? ' selected' : ''}>${esc(opt.label ?? opt.value)}</option>`)
+    .join('')}</select>${o.hint ? `<p class="hint" id="${id}-hint">${esc(o.hint)}</p>` : ''}${o.error ? `<p class="field-error" id="${id}-error">${esc(o.error)}</p>` : ''}`;
+}
+
+/** Radio buttons of one name in a fieldset, side by side, or one a line (`stacked`) where the labels are sentences. */
+export function radios(o: { name: string; legend: string; options: Array<{ value: string; label?: string }>; checked?: string; error?: string | null; stacked?: boolean }): string {
+  const id = `f-${o.name}`;
+  return `<fieldset class="${o.stacked ? 'choices' : 'checks'}"${o.error ? ` aria-describedby="${id}-error"` : ''}><legend>${esc(o.legend)}</legend>${o.options
+    .map((opt, i) => `<label for="${id}-${i}"><input type="radio" id="${id}-${i}" name="${esc(o.name)}" value="${esc(opt.value)}"${opt.value === o.checked ? ' checked' : ''}> ${esc(opt.label ?? opt.value)}</label>`)
+    .join('')}${o.error ? `<p class="field-error" id="${id}-error">${esc(o.error)}</p>` : ''}</fieldset>`;
+}
+
+/** A list of facts (`<dl>`), values given as HTML. */
+export function facts(rows: Array<[string, string]>): string {
+  return `<dl class="facts">${rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${v}</dd>`).join('')}</dl>`;
+}
+
+/** Values as code, separated by commas, or a word saying there are none. */
+export function codeList(values: string[], empty = 'none'): string {
+  return values.length ? values.map((v) => `<code>${esc(v)}</code>`).join(', ') : esc(empty);
+}
+
 /** A secret shown once, with a copy button (the script shows it); the page says it will not be shown again. */
 export function secretOnce(id: string, label: string, value: string): string {
   return `<div class="secret" role="region" aria-label="${esc(label)}"><p><strong>${esc(label)}</strong>: shown once. Store it now; it cannot be shown again.</p>
@@ -141,11 +169,16 @@ export function table(caption: string, headers: string[], rows: string[][], empt
 <tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('\n')}</tbody></table>`;
 }
 
+/** A query string of the parameters that have a value (`?` included), or nothing: a REST list's, or a page's link. */
+export function queryString(params: Record<string, string | number | undefined>): string {
+  const query = new URLSearchParams(Object.entries(params).flatMap(([k, v]) => (v === undefined || v === '' ? [] : [[k, String(v)]]))).toString();
+  return query ? `?${query}` : '';
+}
+
 /** The link to the next page of a list (REST `next_cursor`), keeping the list's filters. */
 export function pager(base: string, nextCursor: string | null, params: Record<string, string | undefined> = {}): string {
   if (!nextCursor) return '';
-  const query = new URLSearchParams(Object.entries({ ...params, cursor: nextCursor }).filter(([, v]) => v !== undefined && v !== '') as Array<[string, string]>);
-  return `<p class="pager"><a href="${esc(`${base}?${query}`)}">Next page</a></p>`;
+  return `<p class="pager"><a href="${esc(`${base}${queryString({ ...params, cursor: nextCursor })}`)}">Next page</a></p>`;
 }
 
 /** A POST button in a form of its own (an action that changes something), with the session's CSRF token. */

@@ -4,16 +4,11 @@
 // page (partner.ts). The numbers come from the REST API (GET /v1/platform/apps/{client_id}/activity/graphql and
 // .../activity/webhooks), as any client would read them.
 import type { FastifyInstance } from 'fastify';
-import type { ApiAnswer, ConsoleApi } from '../api.js';
-import { problemOf } from '../api.js';
+import { problemOf, type ApiAnswer, type ConsoleApi } from '../api.js';
+import { paramOf } from '../context.js';
 import { esc, page, table, when } from '../html.js';
-import type { ConsoleContext } from '../context.js';
 import { timeChart, hourLabel, type Bucket } from './charts.js';
-
-/** What the integration pages need of the console (a part of index.ts's PagesDeps, named here: no import cycle). */
-export interface IntegrationPagesDeps {
-  context: ConsoleContext;
-}
+import { enc, type AreaDeps } from './kit.js';
 
 /** The windows a person may pick, in days. */
 export const ACTIVITY_DAYS = [1, 7, 30] as const;
@@ -133,7 +128,7 @@ function unavailable(what: string, answer: ApiAnswer): string {
  * deliveries (with the attempts per subscription, each linked under `webhookBase`).
  */
 export async function activitySections(api: ConsoleApi, clientId: string, days: number, webhookBase: string, level = 2): Promise<string> {
-  const id = encodeURIComponent(clientId);
+  const id = enc(clientId);
   const [graphql, deliveries] = await Promise.all([api.get(`/v1/platform/apps/${id}/activity/graphql?days=${days}`), api.get(`/v1/platform/apps/${id}/activity/webhooks?days=${days}`)]);
   let calls: string;
   if (graphql.status !== 200) calls = unavailable('GraphQL calls', graphql);
@@ -155,7 +150,7 @@ ${table(
 ${table(
   "Delivery attempts per subscription of the app",
   ['Subscription', 'Attempts', 'Succeeded', 'Failed', 'p50 (ms)', 'p95 (ms)'],
-  a.webhooks.map((w) => [`<a href="${esc(`${webhookBase}/${encodeURIComponent(w.id)}`)}">${esc(w.url)}</a>`, String(w.attempts), String(w.succeeded), String(w.failed), ms(w.p50_latency_ms), ms(w.p95_latency_ms)]),
+  a.webhooks.map((w) => [`<a href="${esc(`${webhookBase}/${enc(w.id)}`)}">${esc(w.url)}</a>`, String(w.attempts), String(w.succeeded), String(w.failed), ms(w.p50_latency_ms), ms(w.p95_latency_ms)]),
   'The app has no webhook subscriptions of its own.',
 )}`;
   }
@@ -164,15 +159,15 @@ ${table(
 <section aria-labelledby="delivery-activity"><${h} id="delivery-activity">Webhook deliveries</${h}>${hooks}</section>`;
 }
 
-export function registerActivityPages(app: FastifyInstance, { context }: IntegrationPagesDeps): void {
+export function registerActivityPages(app: FastifyInstance, { context }: AreaDeps): void {
   app.get(
     '/console/apps/:client_id/activity',
     { schema: { hide: true } },
     context.page(['admin'], async ({ request, reply, session, api }) => {
-      const clientId = (request.params as { client_id: string }).client_id;
+      const clientId = paramOf(request, 'client_id');
       const days = daysOf(request.query);
-      const base = `/console/apps/${encodeURIComponent(clientId)}`;
-      const found = await api.get(`/v1/platform/apps/${encodeURIComponent(clientId)}`);
+      const base = `/console/apps/${enc(clientId)}`;
+      const found = await api.get(`/v1/platform/apps/${enc(clientId)}`);
       if (found.status !== 200) {
         return page(reply, { title: 'App not found', session, active: '/console/apps', status: found.status === 404 ? 404 : found.status, error: problemOf(found), body: '<p><a href="/console/apps">All apps</a></p>' });
       }

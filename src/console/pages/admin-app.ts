@@ -4,36 +4,17 @@
 // name. Every change goes through /v1/platform/apps/** as the signed-in admin; another tenant's app is not found.
 import type { FastifyInstance } from 'fastify';
 import type { ApiAnswer } from '../api.js';
-import { all, one, type ActionContext, type PageContext } from '../context.js';
-import { badge, checkboxes, csrfField, esc, field, page, pager, secretOnce, table, when } from '../html.js';
-import { appBody, appFields, appFormValues, APP_FIELDS, statusBadge, type AppFormValues, type Scope } from './admin-apps.js';
-import {
-  checkbox,
-  codeList,
-  done,
-  enc,
-  errorsOf,
-  facts,
-  firstUse,
-  listQuery,
-  notFound,
-  noticeOf,
-  numberOrText,
-  onceField,
-  paramOf,
-  queryOf,
-  refused,
-  ticked,
-  usedTwice,
-  type FormErrors,
-  type AdminPagesDeps,
-} from './admin-shared.js';
+import { all, one, paramOf, queryOf, type ActionContext, type PageContext } from '../context.js';
+import { badge, checkboxes, codeList, csrfField, esc, facts, field, page, pager, queryString, secretOnce, table, when } from '../html.js';
+import { appBody, appFields, appFormValues, APP_FIELDS, type AppFormValues, type Scope } from './admin-apps.js';
+import { checkbox, notFound, notices, ticked } from './admin-shared.js';
+import { confirmation, enc, errorsOf, firstUse, numberOrText, onceField, refused, stateBadge, usedTwice, type AreaDeps, type Back, type FormErrors } from './kit.js';
 
 const ACTIVE = '/console/apps';
 const TOKENS_PAGE_SIZE = 20;
 /** Scopes about a signed-in user: a service token has none (the API refuses them), so they are not offered. */
 const USER_SCOPES = new Set(['openid', 'profile', 'email']);
-const BACK = { href: ACTIVE, label: 'Back to the apps', active: ACTIVE };
+const BACK: Back = { href: ACTIVE, label: 'Back to the apps', active: ACTIVE };
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the shape GET /v1/platform/apps/{client_id} documents
 type App = Record<string, any>;
@@ -96,7 +77,7 @@ async function appPage(context: PageContext, state: AppPageState = {}) {
   const { cursor } = queryOf(request);
   const [scopes, tokens, bundles] = await Promise.all([
     api.get('/v1/platform/scopes'),
-    api.get(`${apiPath(clientId)}/service-tokens?${listQuery(TOKENS_PAGE_SIZE, cursor)}`),
+    api.get(`${apiPath(clientId)}/service-tokens${queryString({ limit: TOKENS_PAGE_SIZE, cursor })}`),
     api.get(`/api/v1/platform/apps/${enc(clientId)}/bundles`),
   ]);
   const catalog: Scope[] = scopes.status === 200 ? scopes.body.scopes : [];
@@ -107,10 +88,10 @@ async function appPage(context: PageContext, state: AppPageState = {}) {
     session,
     active: ACTIVE,
     status: failed ? 400 : 200,
-    notice: noticeOf(request),
+    notice: notices.of(request),
     error: failed?.errors.page,
     body: `<p><a href="${ACTIVE}">Apps</a> › ${esc(app.name)}</p>
-<h1>${esc(app.name)} ${statusBadge(app.status)}</h1>
+<h1>${esc(app.name)} ${stateBadge(app.status)}</h1>
 ${app.status === 'suspended' ? `<div class="warning">Suspended ${when(app.suspended_at)}${app.suspended_reason ? `: ${esc(app.suspended_reason)}` : ''}. It gets no token, its tokens are refused and its webhook deliveries are held.</div>` : ''}
 ${facts([
   ['Client id', `<code>${esc(app.client_id)}</code>`],
@@ -224,7 +205,7 @@ async function edit(context: ActionContext) {
   const clientId = paramOf(request, 'client_id');
   const values = appFormValues(form);
   const answer = await api.patch(apiPath(clientId), appBody(values));
-  if (answer.status === 200) return done(reply, appPath(clientId), 'app-updated');
+  if (answer.status === 200) return notices.done(reply, appPath(clientId), 'app-updated');
   if (answer.status === 404) return appPage(context);
   return appPage(context, { edit: { values, errors: errorsOf(answer, APP_FIELDS) } });
 }
@@ -245,7 +226,7 @@ async function governance(context: ActionContext) {
     ...(numberOrText(values.service_token_max_ttl) !== undefined ? { service_token_max_ttl: numberOrText(values.service_token_max_ttl) } : {}),
   };
   const answer = await api.patch(`${apiPath(clientId)}/governance`, body);
-  if (answer.status === 200) return done(reply, appPath(clientId), 'governance-updated');
+  if (answer.status === 200) return notices.done(reply, appPath(clientId), 'governance-updated');
   if (answer.status === 404) return appPage(context);
   return appPage(context, { governance: { values, errors: errorsOf(answer, ['allow_service_tokens', 'enforce_pkce', 'access_token_ttl', 'service_token_max_ttl']) } });
 }
@@ -279,7 +260,7 @@ ${secretOnce('service-token', 'Service token', token.token)}
 // ------------------------------------------------------------------------------------------------ confirmations
 
 /** A confirmation page of the app: what will happen, and a form that does it. */
-async function confirmation(
+async function appConfirmation(
   context: PageContext,
   options: { title: (app: App) => string; action: string; warning: (app: App) => string; fields?: (app: App) => string; button: string; danger?: boolean; once?: boolean; status?: number; error?: string },
 ) {
@@ -288,21 +269,18 @@ async function confirmation(
   if ('answered' in found) return found.answered;
   const { app } = found;
   const here = appPath(app.client_id);
-  return page(reply, {
+  return confirmation(reply, session, {
     title: options.title(app),
-    session,
-    active: ACTIVE,
+    trail: `<p><a href="${ACTIVE}">Apps</a> › <a href="${here}">${esc(app.name)}</a></p>`,
+    explain: `<div class="warning">${options.warning(app)}</div>`,
+    action: `${here}/${options.action}`,
+    fields: `${options.once ? onceField() : ''}${options.fields?.(app) ?? ''}`,
+    confirm: options.button,
+    danger: options.danger ?? false,
+    back: { href: here, label: 'Back to the app', active: ACTIVE },
+    narrow: true,
     status: options.status,
     error: options.error,
-    narrow: true,
-    body: `<p><a href="${ACTIVE}">Apps</a> › <a href="${here}">${esc(app.name)}</a></p>
-<h1>${esc(options.title(app))}</h1>
-<div class="warning">${options.warning(app)}</div>
-<form method="post" action="${here}/${options.action}" class="card">
-  ${csrfField(session)}${options.once ? onceField() : ''}
-  ${options.fields?.(app) ?? ''}
-  <div><button type="submit"${options.danger ? ' class="danger"' : ''}>${esc(options.button)}</button> <a class="button secondary" href="${here}">Cancel</a></div>
-</form>`,
   });
 }
 
@@ -351,13 +329,13 @@ async function doMove(context: ActionContext, move: Move) {
   const typed = one(form, 'confirm_name') ?? '';
   const reason = (one(form, 'reason') ?? '').trim();
   const again = (errors: { confirm_name?: string; reason?: string }, status: number, error?: string) =>
-    confirmation(context, { ...move, fields: moveForm(move, typed, reason, errors), danger: move.action !== 'resume', status, error });
+    appConfirmation(context, { ...move, fields: moveForm(move, typed, reason, errors), danger: move.action !== 'resume', status, error });
   // The typed confirmation: a slip of the hand on the wrong app's page does nothing.
   if (typed.trim() !== found.app.name) return again({ confirm_name: `That is not the app's name. Type ${found.app.name} exactly to ${move.action} it.` }, 400);
   const answer =
     move.action === 'delete' ? await api.delete(apiPath(clientId)) : await api.post(`${apiPath(clientId)}/${move.action}`, move.action === 'suspend' && reason ? { reason } : {});
-  if (answer.status === 204) return done(reply, ACTIVE, 'app-deleted');
-  if (answer.status === 200) return done(reply, appPath(clientId), move.action === 'suspend' ? 'app-suspended' : 'app-resumed');
+  if (answer.status === 204) return notices.done(reply, ACTIVE, 'app-deleted');
+  if (answer.status === 200) return notices.done(reply, appPath(clientId), move.action === 'suspend' ? 'app-suspended' : 'app-resumed');
   const problem = errorsOf(answer, ['reason']);
   return again(problem.fields, answer.status, problem.page);
 }
@@ -372,7 +350,7 @@ async function rotate(context: ActionContext) {
   if (answer.status === 404) return appPage(context);
   if (answer.status !== 200) {
     const errors = errorsOf(answer, ['grace_period_seconds']);
-    return confirmation(context, { ...ROTATE, fields: () => graceField(typed, errors.fields.grace_period_seconds), status: 400, error: errors.page });
+    return appConfirmation(context, { ...ROTATE, fields: () => graceField(typed, errors.fields.grace_period_seconds), status: 400, error: errors.page });
   }
   const rotated = answer.body;
   return page(reply, {
@@ -410,10 +388,10 @@ async function endPrevious(context: ActionContext) {
   const { request, reply, api } = context;
   const clientId = paramOf(request, 'client_id');
   const answer = await api.delete(`${apiPath(clientId)}/secrets/previous`);
-  if (answer.status === 204) return done(reply, appPath(clientId), 'previous-secret-ended');
-  if (answer.status === 404 && /previous secret/.test(String(answer.body?.error_description))) return confirmation(context, { ...END_PREVIOUS, status: 409, error: answer.body.error_description });
+  if (answer.status === 204) return notices.done(reply, appPath(clientId), 'previous-secret-ended');
+  if (answer.status === 404 && /previous secret/.test(String(answer.body?.error_description))) return appConfirmation(context, { ...END_PREVIOUS, status: 409, error: answer.body.error_description });
   if (answer.status === 404) return appPage(context);
-  return confirmation(context, { ...END_PREVIOUS, status: answer.status, error: errorsOf(answer, []).page });
+  return appConfirmation(context, { ...END_PREVIOUS, status: answer.status, error: errorsOf(answer, []).page });
 }
 
 function revokeOptions(tokenId: string) {
@@ -431,25 +409,25 @@ async function revoke(context: ActionContext) {
   const clientId = paramOf(request, 'client_id');
   const tokenId = paramOf(request, 'token_id');
   const answer = await api.delete(`${apiPath(clientId)}/service-tokens/${enc(tokenId)}`);
-  if (answer.status === 204) return done(reply, appPath(clientId), 'token-revoked');
-  return confirmation(context, { ...revokeOptions(tokenId), status: answer.status, error: errorsOf(answer, []).page });
+  if (answer.status === 204) return notices.done(reply, appPath(clientId), 'token-revoked');
+  return appConfirmation(context, { ...revokeOptions(tokenId), status: answer.status, error: errorsOf(answer, []).page });
 }
 
-export function registerAppPages(app: FastifyInstance, { context }: AdminPagesDeps): void {
+export function registerAppPages(app: FastifyInstance, { context }: AreaDeps): void {
   const admin = ['admin'] as const;
   const hide = { schema: { hide: true } };
   app.get('/console/apps/:client_id', hide, context.page([...admin], (c) => appPage(c)));
   app.post('/console/apps/:client_id', hide, context.action([...admin], edit));
   app.post('/console/apps/:client_id/governance', hide, context.action([...admin], governance));
   app.post('/console/apps/:client_id/service-tokens', hide, context.action([...admin], mint));
-  app.get('/console/apps/:client_id/service-tokens/:token_id/revoke', hide, context.page([...admin], (c) => confirmation(c, revokeOptions(paramOf(c.request, 'token_id')))));
+  app.get('/console/apps/:client_id/service-tokens/:token_id/revoke', hide, context.page([...admin], (c) => appConfirmation(c, revokeOptions(paramOf(c.request, 'token_id')))));
   app.post('/console/apps/:client_id/service-tokens/:token_id/revoke', hide, context.action([...admin], revoke));
-  app.get('/console/apps/:client_id/rotate', hide, context.page([...admin], (c) => confirmation(c, { ...ROTATE, fields: () => graceField() })));
+  app.get('/console/apps/:client_id/rotate', hide, context.page([...admin], (c) => appConfirmation(c, { ...ROTATE, fields: () => graceField() })));
   app.post('/console/apps/:client_id/rotate', hide, context.action([...admin], rotate));
-  app.get('/console/apps/:client_id/end-previous-secret', hide, context.page([...admin], (c) => confirmation(c, END_PREVIOUS)));
+  app.get('/console/apps/:client_id/end-previous-secret', hide, context.page([...admin], (c) => appConfirmation(c, END_PREVIOUS)));
   app.post('/console/apps/:client_id/end-previous-secret', hide, context.action([...admin], endPrevious));
   for (const move of MOVES) {
-    app.get(`/console/apps/:client_id/${move.action}`, hide, context.page([...admin], (c) => confirmation(c, { ...move, fields: moveForm(move), danger: move.action !== 'resume' })));
+    app.get(`/console/apps/:client_id/${move.action}`, hide, context.page([...admin], (c) => appConfirmation(c, { ...move, fields: moveForm(move), danger: move.action !== 'resume' })));
     app.post(`/console/apps/:client_id/${move.action}`, hide, context.action([...admin], (c) => doMove(c, move)));
   }
 }

@@ -2,26 +2,10 @@
 // (GET /v1/platform/scopes for the scopes the tenant may use). The client secret of a new app is shown once, on the
 // page that answers the registration, with a copy button; never again.
 import type { FastifyInstance } from 'fastify';
-import { all, one, type ActionContext, type Form, type PageContext } from '../context.js';
-import { badge, checkboxes, csrfField, esc, field, page, pager, secretOnce, table } from '../html.js';
-import {
-  codeList,
-  done,
-  enc,
-  errorsOf,
-  facts,
-  firstUse,
-  lines,
-  listQuery,
-  noticeOf,
-  onceField,
-  queryOf,
-  refused,
-  selectField,
-  usedTwice,
-  type FormErrors,
-  type AdminPagesDeps,
-} from './admin-shared.js';
+import { all, one, queryOf, type ActionContext, type Form, type PageContext } from '../context.js';
+import { checkboxes, codeList, csrfField, esc, facts, field, page, pager, queryString, secretOnce, selectField, table } from '../html.js';
+import { lines, notices } from './admin-shared.js';
+import { enc, errorsOf, firstUse, onceField, refused, stateBadge, usedTwice, type AreaDeps, type FormErrors } from './kit.js';
 
 const ACTIVE = '/console/apps';
 const PAGE_SIZE = 20;
@@ -93,10 +77,6 @@ ${checkboxes('requested_scopes', 'Requested scopes', scopeOptions(catalog, optio
 ${options.registering ? selectField({ name: 'token_endpoint_auth_method', label: 'Token endpoint authentication method', options: AUTH_METHODS, value: values.token_endpoint_auth_method ?? 'client_secret_basic', error: errors.token_endpoint_auth_method }) : ''}`;
 }
 
-export function statusBadge(status: string): string {
-  return status === 'active' ? badge('active', 'ok') : status === 'suspended' ? badge('suspended', 'bad') : badge(status, 'muted');
-}
-
 interface Registration {
   values: AppFormValues;
   errors: FormErrors;
@@ -106,13 +86,13 @@ const EMPTY: AppFormValues = { name: '', grant_types: ['client_credentials'], re
 
 async function listPage({ request, reply, session, api }: PageContext, registration?: Registration) {
   const { cursor } = queryOf(request);
-  const [apps, scopes] = await Promise.all([api.get(`/v1/platform/apps?${listQuery(PAGE_SIZE, cursor)}`), api.get('/v1/platform/scopes')]);
+  const [apps, scopes] = await Promise.all([api.get(`/v1/platform/apps${queryString({ limit: PAGE_SIZE, cursor })}`), api.get('/v1/platform/scopes')]);
   if (apps.status !== 200) return refused(reply, session, apps, { href: ACTIVE, label: 'Back to the apps', active: ACTIVE });
   const catalog: Scope[] = scopes.status === 200 ? scopes.body.scopes : [];
   const rows = (apps.body.apps as Array<Record<string, any>>).map((app) => [
     `<a href="/console/apps/${esc(enc(app.client_id))}">${esc(app.name)}</a>`,
     `<code>${esc(app.client_id)}</code>`,
-    statusBadge(app.status),
+    stateBadge(app.status),
     esc((app.grant_types as string[]).join(', ')),
     codeList(app.requested_scopes),
   ]);
@@ -122,7 +102,7 @@ async function listPage({ request, reply, session, api }: PageContext, registrat
     session,
     active: ACTIVE,
     status: registration ? 400 : 200,
-    notice: noticeOf(request),
+    notice: notices.of(request),
     error: registration?.errors.page,
     body: `<h1>Apps</h1>
 ${table('The tenant\'s apps', ['Name', 'Client id', 'Status', 'Grant types', 'Scopes'], rows, 'No app is registered yet.')}
@@ -143,7 +123,7 @@ async function register(context: ActionContext) {
   const answer = await api.post('/v1/platform/apps', { ...appBody(values), ...(values.token_endpoint_auth_method ? { token_endpoint_auth_method: values.token_endpoint_auth_method } : {}) });
   if (answer.status !== 201) return listPage(context, { values, errors: errorsOf(answer, APP_FIELDS) });
   const app = answer.body;
-  if (!app.client_secret) return done(reply, `/console/apps/${enc(app.client_id)}`, 'app-registered');
+  if (!app.client_secret) return notices.done(reply, `/console/apps/${enc(app.client_id)}`, 'app-registered');
   return page(reply, {
     title: 'App registered',
     session,
@@ -161,7 +141,7 @@ ${secretOnce('client-secret', 'Client secret', app.client_secret)}
   });
 }
 
-export function registerAppListPages(app: FastifyInstance, { context }: AdminPagesDeps): void {
+export function registerAppListPages(app: FastifyInstance, { context }: AreaDeps): void {
   app.get(ACTIVE, { schema: { hide: true } }, context.page(['admin'], (c) => listPage(c)));
   app.post(ACTIVE, { schema: { hide: true } }, context.action(['admin'], register));
 }

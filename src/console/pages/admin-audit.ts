@@ -2,9 +2,9 @@
 // target id, paginated (the filters kept on the next page), each event's details laid out to be read rather than as
 // raw JSON. Through GET /v1/platform/audit-events as the signed-in admin.
 import type { FastifyInstance } from 'fastify';
-import type { PageContext } from '../context.js';
-import { esc, page, pager, table, when } from '../html.js';
-import { listQuery, queryOf, type AdminPagesDeps } from './admin-shared.js';
+import { queryOf, type PageContext } from '../context.js';
+import { esc, page, pager, queryString, table, when } from '../html.js';
+import type { AreaDeps } from './kit.js';
 
 const ACTIVE = '/console/audit';
 const PAGE_SIZE = 25;
@@ -87,7 +87,7 @@ export function details(value: Fields): string {
 async function auditPage({ request, reply, session, api }: PageContext) {
   const { cursor, action = '', target_id: targetId = '' } = queryOf(request);
   const filters = { action: action.trim() || undefined, target_id: targetId.trim() || undefined };
-  const answer = await api.get(`/v1/platform/audit-events?${listQuery(PAGE_SIZE, cursor, filters)}`);
+  const answer = await api.get(`/v1/platform/audit-events${queryString({ limit: PAGE_SIZE, ...filters, cursor })}`);
   const ok = answer.status === 200;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the shape GET /v1/platform/audit-events documents
   const events = ok ? (answer.body.events as Array<Record<string, any>>) : [];
@@ -126,6 +126,6 @@ ${ok ? pager(ACTIVE, answer.body.next_cursor, filters) : ''}`,
   });
 }
 
-export function registerAuditPages(app: FastifyInstance, { context }: AdminPagesDeps): void {
+export function registerAuditPages(app: FastifyInstance, { context }: AreaDeps): void {
   app.get(ACTIVE, { schema: { hide: true } }, context.page(['admin'], auditPage));
 }

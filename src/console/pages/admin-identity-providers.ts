@@ -4,13 +4,14 @@
 // after a confirmation; and what to give the provider (the SP metadata URL, ACS URL and entity id, or the redirect
 // URI). Through /v1/platform/identity-providers as the signed-in admin; the client secret is never shown back.
 import type { FastifyInstance } from 'fastify';
-import { one, type ActionContext, type Form, type PageContext } from '../context.js';
-import { badge, csrfField, esc, field, page, pager, table, when } from '../html.js';
-import { checkbox, codeList, done, enc, errorsOf, facts, lines, listQuery, notFound, noticeOf, paramOf, queryOf, refused, selectField, ticked, words, type FormErrors, type AdminPagesDeps } from './admin-shared.js';
+import { one, paramOf, queryOf, type ActionContext, type Form, type PageContext } from '../context.js';
+import { badge, codeList, csrfField, esc, facts, field, page, pager, queryString, selectField, table, when } from '../html.js';
+import { checkbox, lines, notFound, notices, ticked, words } from './admin-shared.js';
+import { confirmation, enc, errorsOf, refused, type AreaDeps, type Back, type FormErrors } from './kit.js';
 
 const ACTIVE = '/console/identity-providers';
 const PAGE_SIZE = 20;
-const BACK = { href: ACTIVE, label: 'Back to the identity providers', active: ACTIVE };
+const BACK: Back = { href: ACTIVE, label: 'Back to the identity providers', active: ACTIVE };
 
 type Protocol = 'saml' | 'oidc';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the shape GET /v1/platform/identity-providers/{id} documents
@@ -189,7 +190,7 @@ function protocolName(protocol: string): string {
 
 async function listPage({ request, reply, session, api }: PageContext) {
   const { cursor } = queryOf(request);
-  const answer = await api.get(`/v1/platform/identity-providers?${listQuery(PAGE_SIZE, cursor)}`);
+  const answer = await api.get(`/v1/platform/identity-providers${queryString({ limit: PAGE_SIZE, cursor })}`);
   if (answer.status !== 200) return refused(reply, session, answer, { href: '/console', label: 'Back to the console', active: ACTIVE });
   const rows = (answer.body.identity_providers as Provider[]).map((p) => [
     `<a href="${ACTIVE}/${esc(enc(p.id))}">${esc(p.name)}</a>`,
@@ -202,7 +203,7 @@ async function listPage({ request, reply, session, api }: PageContext) {
     title: 'Identity providers',
     session,
     active: ACTIVE,
-    notice: noticeOf(request),
+    notice: notices.of(request),
     body: `<h1>Identity providers</h1>
 <p>Users of the tenant can sign in through the tenant's own SAML 2.0 or OpenID Connect identity providers.</p>
 ${table("The tenant's identity providers", ['Name', 'Protocol', 'State', 'Email domains', 'Added'], rows, 'No identity provider yet: users sign in with their password.')}
@@ -241,7 +242,7 @@ async function create(context: ActionContext) {
   if (!protocol) return newPage(context, null);
   const values = formValues(form);
   const answer = await api.post('/v1/platform/identity-providers', { protocol, ...bodyOf(protocol, values, { creating: true, clientSecret: one(form, 'client_secret') ?? '' }) });
-  if (answer.status === 201) return done(reply, `${ACTIVE}/${enc(answer.body.id)}`, 'provider-created');
+  if (answer.status === 201) return notices.done(reply, `${ACTIVE}/${enc(answer.body.id)}`, 'provider-created');
   return newPage(context, protocol, { values, errors: errorsOf(answer, FIELDS, ALIASES) });
 }
 
@@ -273,7 +274,7 @@ async function providerPage(context: PageContext, state?: { values: ProviderValu
     session,
     active: ACTIVE,
     status: state ? (state.status ?? 400) : 200,
-    notice: noticeOf(request),
+    notice: notices.of(request),
     error: state?.errors.page,
     body: `<p><a href="${ACTIVE}">Identity providers</a> › ${esc(provider.name)}</p>
 <h1>${esc(provider.name)} ${provider.enabled ? badge('enabled', 'ok') : badge('disabled', 'muted')}</h1>
@@ -317,7 +318,7 @@ async function edit(context: ActionContext) {
   const values = formValues(form);
   const id = paramOf(request, 'id');
   const answer = await api.patch(`/v1/platform/identity-providers/${enc(id)}`, bodyOf(protocol, values, { creating: false, clientSecret: one(form, 'client_secret') ?? '' }));
-  if (answer.status === 200) return done(reply, `${ACTIVE}/${enc(id)}`, 'provider-updated');
+  if (answer.status === 200) return notices.done(reply, `${ACTIVE}/${enc(id)}`, 'provider-updated');
   return providerPage(context, { values, errors: errorsOf(answer, FIELDS, ALIASES) });
 }
 
@@ -325,7 +326,7 @@ async function setEnabled(context: ActionContext, enabled: boolean) {
   const { request, reply, api } = context;
   const id = paramOf(request, 'id');
   const answer = await api.patch(`/v1/platform/identity-providers/${enc(id)}`, { enabled });
-  if (answer.status === 200) return done(reply, `${ACTIVE}/${enc(id)}`, enabled ? 'provider-enabled' : 'provider-disabled');
+  if (answer.status === 200) return notices.done(reply, `${ACTIVE}/${enc(id)}`, enabled ? 'provider-enabled' : 'provider-disabled');
   const found = await providerOr(context);
   if ('answered' in found) return found.answered;
   return providerPage(context, { values: valuesOf(found.provider), errors: errorsOf(answer, []), status: answer.status });
@@ -337,32 +338,27 @@ async function deletePage(context: PageContext, error?: { message: string; statu
   if ('answered' in found) return found.answered;
   const { provider } = found;
   const here = `${ACTIVE}/${enc(provider.id)}`;
-  return page(reply, {
+  return confirmation(reply, session, {
     title: `Remove ${provider.name}`,
-    session,
-    active: ACTIVE,
+    trail: `<p><a href="${ACTIVE}">Identity providers</a> › <a href="${here}">${esc(provider.name)}</a></p>`,
+    explain: '<div class="warning">Nobody can sign in through it any more. The users it made stay; they sign in another way, if the tenant allows one. This cannot be undone.</div>',
+    action: `${here}/delete`,
+    confirm: 'Remove the provider',
+    back: { href: here, label: 'Back to the provider', active: ACTIVE },
     narrow: true,
     status: error?.status,
     error: error?.message,
-    body: `<p><a href="${ACTIVE}">Identity providers</a> › <a href="${here}">${esc(provider.name)}</a></p>
-<h1>Remove ${esc(provider.name)}</h1>
-<div class="warning">Nobody can sign in through it any more. The users it made stay; they sign in another way, if the tenant allows one. This cannot be undone.</div>
-<form method="post" action="${here}/delete" class="card">
-  ${csrfField(session)}
-  <button type="submit" class="danger">Remove the provider</button>
-  <a class="button secondary" href="${here}">Cancel</a>
-</form>`,
   });
 }
 
 async function remove(context: ActionContext) {
   const { request, reply, api } = context;
   const answer = await api.delete(`/v1/platform/identity-providers/${enc(paramOf(request, 'id'))}`);
-  if (answer.status === 204) return done(reply, ACTIVE, 'provider-deleted');
+  if (answer.status === 204) return notices.done(reply, ACTIVE, 'provider-deleted');
   return deletePage(context, { message: errorsOf(answer, []).page ?? 'The provider could not be removed.', status: answer.status });
 }
 
-export function registerIdentityProviderPages(app: FastifyInstance, { context }: AdminPagesDeps): void {
+export function registerIdentityProviderPages(app: FastifyInstance, { context }: AreaDeps): void {
   const hide = { schema: { hide: true } };
   app.get(ACTIVE, hide, context.page(['admin'], listPage));
   app.get(`${ACTIVE}/new`, hide, context.page(['admin'], (c) => newPage(c, protocolOf(queryOf(c.request).protocol))));

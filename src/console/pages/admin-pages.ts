@@ -2,7 +2,6 @@
 // requests and settings. Each file registers one area; every page reads and changes things through the REST API as
 // the signed-in admin (README "Console"). The webhooks pages of the navigation are another area's.
 import type { FastifyInstance } from 'fastify';
-import type { AdminPagesDeps } from './admin-shared.js';
 import { registerAppPages } from './admin-app.js';
 import { registerAppListPages } from './admin-apps.js';
 import { registerAuditPages } from './admin-audit.js';
@@ -10,8 +9,9 @@ import { registerIdentityProviderPages } from './admin-identity-providers.js';
 import { registerRequestPages } from './admin-requests.js';
 import { registerSettingsPages } from './admin-settings.js';
 import { registerUserPages } from './admin-users.js';
+import type { AreaDeps } from './kit.js';
 
-export function registerAdminPages(app: FastifyInstance, deps: AdminPagesDeps): void {
+export function registerAdminPages(app: FastifyInstance, deps: AreaDeps): void {
   registerAppListPages(app, deps);
   registerAppPages(app, deps);
   registerUserPages(app, deps);

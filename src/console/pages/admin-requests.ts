@@ -3,14 +3,15 @@
 // kind's own fields and why); one request with what approval did; and, for an approved sandbox request, claiming the
 // sandbox admin's password, shown once. Through /v1/platform/integration-requests as the signed-in admin.
 import type { FastifyInstance } from 'fastify';
-import { type ActionContext, type Form, one, type PageContext } from '../context.js';
-import { badge, csrfField, esc, field, page, pager, secretOnce, table, when } from '../html.js';
+import { one, paramOf, queryOf, type ActionContext, type Form, type PageContext } from '../context.js';
+import { codeList, csrfField, esc, facts, field, page, pager, queryString, secretOnce, selectField, table, when } from '../html.js';
 import { details } from './admin-audit.js';
-import { done, enc, errorsOf, facts, listQuery, notFound, noticeOf, paramOf, queryOf, refused, selectField, words, type FormErrors, type AdminPagesDeps } from './admin-shared.js';
+import { notFound, notices, words } from './admin-shared.js';
+import { enc, errorsOf, refused, stateBadge, type AreaDeps, type Back, type FormErrors } from './kit.js';
 
 const ACTIVE = '/console/requests';
 const PAGE_SIZE = 20;
-const BACK = { href: ACTIVE, label: 'Back to the integration requests', active: ACTIVE };
+const BACK: Back = { href: ACTIVE, label: 'Back to the integration requests', active: ACTIVE };
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the shape GET /v1/platform/integration-requests documents
 type Request = Record<string, any>;
 
@@ -41,10 +42,6 @@ function kindLabel(kind: string): string {
   return { bundle: 'bundle', scopes: 'scopes', federation: 'federation', sandbox: 'sandbox', platform_access: 'platform access' }[kind] ?? kind;
 }
 
-export function statusBadge(status: string): string {
-  return status === 'approved' ? badge('approved', 'ok') : status === 'denied' ? badge('denied', 'bad') : badge(status, 'warn');
-}
-
 /** What was asked, in a few words. */
 function summary(request: Request): string {
   const d = request.details ?? {};
@@ -52,7 +49,7 @@ function summary(request: Request): string {
     case 'bundle':
       return `<code>${esc(d.bundle)}</code>${d.client_id ? ` for <code>${esc(d.client_id)}</code>` : ''}`;
     case 'scopes':
-      return ((d.scopes ?? []) as string[]).map((s) => `<code>${esc(s)}</code>`).join(', ');
+      return codeList(d.scopes ?? [], '');
     case 'federation':
       return `${esc(String(d.protocol).toUpperCase())} for <code>${esc(d.domain)}</code>`;
     case 'sandbox':
@@ -67,20 +64,20 @@ function summary(request: Request): string {
 async function listPage({ request, reply, session, api }: PageContext) {
   const { cursor, status = '' } = queryOf(request);
   const filter = ['pending', 'approved', 'denied'].includes(status) ? status : undefined;
-  const answer = await api.get(`/v1/platform/integration-requests?${listQuery(PAGE_SIZE, cursor, { status: filter })}`);
+  const answer = await api.get(`/v1/platform/integration-requests${queryString({ limit: PAGE_SIZE, status: filter, cursor })}`);
   if (answer.status !== 200) return refused(reply, session, answer, { href: '/console', label: 'Back to the console', active: ACTIVE });
   const rows = (answer.body.integration_requests as Request[]).map((r) => [
     `<a href="${ACTIVE}/${esc(enc(r.id))}">${when(r.created_at)}<span class="skip"> ${esc(r.id)}</span></a>`,
     esc(kindLabel(r.kind)),
     summary(r),
-    statusBadge(r.status),
+    stateBadge(r.status),
     r.decision_note ? esc(r.decision_note) : '<span class="hint">–</span>',
   ]);
   return page(reply, {
     title: 'Integration requests',
     session,
     active: ACTIVE,
-    notice: noticeOf(request),
+    notice: notices.of(request),
     body: `<h1>Integration requests</h1>
 <p>Ask the platform's operators for what an integration needs; they approve or deny each request, with a note.</p>
 <form method="get" action="${ACTIVE}" class="row" aria-label="Filter by status">
@@ -104,7 +101,7 @@ async function kindFields(context: PageContext, kind: Kind, values: RequestValue
   switch (kind) {
     case 'bundle': {
       // The tenant's apps to choose from (the first hundred; past that, the client id is typed).
-      const apps = await context.api.get(`/v1/platform/apps?${listQuery(100, undefined)}`);
+      const apps = await context.api.get(`/v1/platform/apps${queryString({ limit: 100 })}`);
       const list = apps.status === 200 && !apps.body.next_cursor ? (apps.body.apps as Request[]) : null;
       const app = list
         ? selectField({ name: 'client_id', label: 'For the app', value: values.client_id, options: list.map((a) => ({ value: a.client_id, label: `${a.name} (${a.client_id})` })), error: errors.client_id })
@@ -168,7 +165,7 @@ async function file(context: ActionContext) {
   if (!kind) return newPage(context, null);
   const { values, body } = bodyOf(kind, form);
   const answer = await api.post('/v1/platform/integration-requests', body);
-  if (answer.status === 201) return done(reply, `${ACTIVE}/${enc(answer.body.id)}`, 'request-filed');
+  if (answer.status === 201) return notices.done(reply, `${ACTIVE}/${enc(answer.body.id)}`, 'request-filed');
   return newPage(context, kind, { values, errors: errorsOf(answer, [...KIND_FIELDS[kind], 'justification']) });
 }
 
@@ -187,9 +184,9 @@ async function requestPage(context: PageContext, error?: { message: string; stat
     active: ACTIVE,
     status: error?.status,
     error: error?.message,
-    notice: noticeOf(request),
+    notice: notices.of(request),
     body: `<p><a href="${ACTIVE}">Integration requests</a> › <code>${esc(r.id)}</code></p>
-<h1>${esc(kindLabel(r.kind))} request ${statusBadge(r.status)}</h1>
+<h1>${esc(kindLabel(r.kind))} request ${stateBadge(r.status)}</h1>
 ${facts([
   ['Asked for', details(r.details)],
   ['Why', esc(r.justification)],
@@ -233,7 +230,7 @@ ${secretOnce('sandbox-token', 'Sandbox admin access token', c.admin_access_token
   });
 }
 
-export function registerRequestPages(app: FastifyInstance, { context }: AdminPagesDeps): void {
+export function registerRequestPages(app: FastifyInstance, { context }: AreaDeps): void {
   const hide = { schema: { hide: true } };
   app.get(ACTIVE, hide, context.page(['admin'], listPage));
   app.get(`${ACTIVE}/new`, hide, context.page(['admin'], (c) => newPage(c, kindOf(queryOf(c.request).kind))));

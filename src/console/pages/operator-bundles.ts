@@ -7,27 +7,10 @@
 // forced retirement offered beside. Each change is confirmed on a page of its own first.
 import type { FastifyInstance } from 'fastify';
 import { problemOf, type ApiAnswer } from '../api.js';
-import { one, type ActionContext, type ConsoleContext, type Form, type PageContext } from '../context.js';
-import { csrfField, esc, field, page, pager, table, when } from '../html.js';
-import {
-  codeList,
-  confirmation,
-  done,
-  enc,
-  errorsOf,
-  facts,
-  noticeOf,
-  OPERATOR,
-  paramOf,
-  queryOf,
-  queryString,
-  refused,
-  selectField,
-  stateBadge,
-  tenantLink,
-  type Back,
-  type FormErrors,
-} from './operator-shared.js';
+import { one, paramOf, queryOf, type ActionContext, type Form, type PageContext } from '../context.js';
+import { codeList, csrfField, esc, facts, field, page, pager, queryString, selectField, table, when } from '../html.js';
+import { confirmation, enc, errorsOf, refused, stateBadge, type AreaDeps, type Back, type FormErrors } from './kit.js';
+import { notices, OPERATOR, tenantLink } from './operator-shared.js';
 
 const ACTIVE = '/console/bundles';
 const TO_BUNDLES: Back = { href: '/console/bundles', label: 'Back to the bundles', active: ACTIVE };
@@ -94,7 +77,7 @@ async function bundlesPage({ request, reply, session, api }: PageContext) {
     title: 'Bundles',
     session,
     active: ACTIVE,
-    notice: noticeOf(request),
+    notice: notices.of(request),
     body: `<h1>Operation bundles</h1>
 <p>Curated in <code>operations/</code> and published with <code>tessera operations publish</code>. Open a bundle to see its operations, the apps that hold it, and to assign, deprecate or retire it.</p>
 ${table('Published bundles', ['Bundle', 'Description', 'Latest', 'Versions'], rows, 'No bundle is published yet.')}
@@ -163,7 +146,7 @@ async function bundlePage(context: PageContext, assign?: AssignForm) {
     session,
     active: ACTIVE,
     status: assign?.status,
-    notice: noticeOf(request),
+    notice: notices.of(request),
     error: assign?.errors.page,
     body: `<p><a href="/console/bundles">Bundles</a></p>
 <h1>${esc(name)}</h1>
@@ -193,8 +176,8 @@ async function assignBundle(context: ActionContext) {
   const retry = (errors: FormErrors, status: number) => bundlePage(context, { values: form, errors, status });
   if (!clientId) return retry({ fields: { client_id: "Enter the client id of the app that is to hold the bundle." } }, 400);
   const answer = await api.post(`/api/v1/platform/apps/${enc(clientId)}/bundles`, { bundle: name, ...(track === CHANNEL ? {} : { version: track }) });
-  if (answer.status === 201) return done(reply, bundlePath(name), 'bundle-assigned');
-  if (answer.status === 200) return done(reply, bundlePath(name), 'bundle-already-assigned');
+  if (answer.status === 201) return notices.done(reply, bundlePath(name), 'bundle-assigned');
+  if (answer.status === 200) return notices.done(reply, bundlePath(name), 'bundle-already-assigned');
   // An unknown app is the client id's problem; an unknown or retired version, the track's.
   if (answer.status === 404 && /client_id/.test(problemOf(answer))) return retry({ fields: { client_id: problemOf(answer) } }, 404);
   if ((answer.status === 404 || answer.status === 409) && track !== CHANNEL) return retry({ fields: { track: problemOf(answer) } }, answer.status);
@@ -219,7 +202,7 @@ async function unassign({ request, reply, session, api, form }: ActionContext) {
   const clientId = one(form, 'client_id') ?? '';
   const track = one(form, 'track') ?? CHANNEL;
   const answer = await api.delete(`/api/v1/platform/apps/${enc(clientId)}/bundles/${enc(name)}${track === CHANNEL ? '' : `?version=${enc(track)}`}`);
-  if (answer.status === 204) return done(reply, bundlePath(name), 'bundle-unassigned');
+  if (answer.status === 204) return notices.done(reply, bundlePath(name), 'bundle-unassigned');
   return refused(reply, session, answer, backTo(name));
 }
 
@@ -242,7 +225,7 @@ async function deprecate(context: ActionContext) {
   const name = paramOf(request, 'bundle');
   const version = paramOf(request, 'version');
   const answer = await api.post(`${apiVersionPath(name, version)}/deprecate`);
-  if (answer.status === 200) return done(reply, `${bundlePath(name)}?version=${enc(version)}`, 'version-deprecated');
+  if (answer.status === 200) return notices.done(reply, `${bundlePath(name)}?version=${enc(version)}`, 'version-deprecated');
   return deprecatePage(context, answer);
 }
 
@@ -291,7 +274,7 @@ async function retire({ request, reply, session, api, form }: ActionContext) {
   const version = paramOf(request, 'version');
   const force = one(form, 'force') === 'yes';
   const answer = await api.post(`${apiVersionPath(name, version)}/retire`, force ? { force: true } : {});
-  if (answer.status === 200) return done(reply, `${bundlePath(name)}?version=${enc(version)}`, force ? 'version-retired-forced' : 'version-retired');
+  if (answer.status === 200) return notices.done(reply, `${bundlePath(name)}?version=${enc(version)}`, force ? 'version-retired-forced' : 'version-retired');
   if (answer.status === 409 && Array.isArray(answer.body?.recent_use)) {
     // Refused: the apps that still use it, and the forced retirement beside.
     return confirmation(reply, session, {
@@ -309,7 +292,7 @@ async function retire({ request, reply, session, api, form }: ActionContext) {
   return refused(reply, session, answer, backTo(name));
 }
 
-export function registerOperatorBundlePages(app: FastifyInstance, { context }: { context: ConsoleContext }): void {
+export function registerOperatorBundlePages(app: FastifyInstance, { context }: AreaDeps): void {
   const hide = { schema: { hide: true } };
   app.get('/console/bundles', hide, context.page(OPERATOR, bundlesPage));
   app.get('/console/bundles/:bundle', hide, context.page(OPERATOR, (c) => bundlePage(c)));

@@ -2,9 +2,10 @@
 // rotation (POST /api/v1/platform/keys/rotate, audited like `tessera keys rotate`), confirmed on a page of its own that
 // names the keys it moves.
 import type { FastifyInstance } from 'fastify';
-import type { ActionContext, ConsoleContext, PageContext } from '../context.js';
-import { esc, page, pager, table, when } from '../html.js';
-import { confirmation, done, noticeOf, OPERATOR, queryOf, queryString, refused, stateBadge, type Back } from './operator-shared.js';
+import { queryOf, type ActionContext, type PageContext } from '../context.js';
+import { esc, page, pager, queryString, table, when } from '../html.js';
+import { confirmation, refused, stateBadge, type AreaDeps, type Back } from './kit.js';
+import { notices, OPERATOR } from './operator-shared.js';
 
 const ACTIVE = '/console/keys';
 const TO_KEYS: Back = { href: ACTIVE, label: 'Back to the signing keys', active: ACTIVE };
@@ -37,7 +38,7 @@ async function keysPage({ request, reply, session, api }: PageContext) {
     title: 'Signing keys',
     session,
     active: ACTIVE,
-    notice: noticeOf(request),
+    notice: notices.of(request),
     body: `<h1>Signing keys</h1>
 <p>Keys move <strong>next</strong> (published in the JWKS, not signing yet) → <strong>active</strong> (signs every token) → <strong>retired</strong> (published until the last token it signed has expired) → <strong>expired</strong> (gone from the JWKS). They rotate by themselves every <code>KEY_ROTATION_INTERVAL</code>; rotate now after a suspected leak, or to move to a new <code>KEY_ALGORITHM</code>.</p>
 <p class="row"><a class="button" href="${ACTIVE}/rotate">Rotate the keys…</a></p>
@@ -67,11 +68,11 @@ async function rotatePage({ reply, session, api }: PageContext) {
 
 async function rotate({ reply, session, api }: ActionContext) {
   const answer = await api.post('/api/v1/platform/keys/rotate');
-  if (answer.status === 200) return done(reply, ACTIVE, 'keys-rotated');
+  if (answer.status === 200) return notices.done(reply, ACTIVE, 'keys-rotated');
   return refused(reply, session, answer, TO_KEYS);
 }
 
-export function registerOperatorKeyPages(app: FastifyInstance, { context }: { context: ConsoleContext }): void {
+export function registerOperatorKeyPages(app: FastifyInstance, { context }: AreaDeps): void {
   const hide = { schema: { hide: true } };
   app.get(ACTIVE, hide, context.page(OPERATOR, keysPage));
   app.get(`${ACTIVE}/rotate`, hide, context.page(OPERATOR, rotatePage));

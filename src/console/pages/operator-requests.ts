@@ -4,10 +4,11 @@
 // POST .../deny, the note required: the server's refusal is shown next to it, with what was typed). A request is
 // decided once.
 import type { FastifyInstance } from 'fastify';
-import { problemOf, type ApiAnswer } from '../api.js';
-import { one, type ActionContext, type ConsoleContext, type PageContext } from '../context.js';
-import { csrfField, esc, field, page, pager, table, when } from '../html.js';
-import { codeList, done, enc, facts, fieldOf, noticeOf, OPERATOR, paramOf, queryOf, queryString, refused, selectField, stateBadge, tenantLink, type Back } from './operator-shared.js';
+import { fieldError, problemOf, type ApiAnswer } from '../api.js';
+import { one, paramOf, queryOf, type ActionContext, type PageContext } from '../context.js';
+import { codeList, csrfField, esc, facts, field, page, pager, queryString, selectField, table, when } from '../html.js';
+import { enc, refused, stateBadge, type AreaDeps, type Back } from './kit.js';
+import { notices, OPERATOR, tenantLink } from './operator-shared.js';
 
 const ACTIVE = '/console/operator/requests';
 const TO_REQUESTS: Back = { href: ACTIVE, label: 'Back to the integration requests', active: ACTIVE };
@@ -82,7 +83,7 @@ async function requestsPage({ request, reply, session, api }: PageContext) {
     title: 'Integration requests',
     session,
     active: ACTIVE,
-    notice: noticeOf(request),
+    notice: notices.of(request),
     body: `<h1>Integration requests</h1>
 <p>What tenants and their apps ask for: curated bundles, more scopes, federation, sandboxes, platform access. Open a pending request to approve or deny it.</p>
 <form method="get" action="${ACTIVE}" class="row filters" aria-label="Filter the requests">
@@ -152,7 +153,7 @@ ${decide}`,
 
 /** A refusal of a decision: the note's problem next to the note, what was typed kept; anything else for the page. */
 function decisionRefused(context: ActionContext, answer: ApiAnswer, which: 'approve' | 'deny', note: string) {
-  const onNote = fieldOf(answer) === 'note';
+  const onNote = fieldError(answer)?.field === 'note';
   const status = answer.status >= 400 && answer.status < 500 ? answer.status : 502;
   return which === 'approve'
     ? reviewPage(context, { approveNote: note, ...(onNote ? { approveError: problemOf(answer) } : { error: problemOf(answer) }), status })
@@ -164,7 +165,7 @@ async function approve(context: ActionContext) {
   const id = paramOf(request, 'id');
   const note = one(form, 'approve_note') ?? '';
   const answer = await api.post(`/api/v1/platform/integration-requests/${enc(id)}/approve`, note.trim() ? { note } : {});
-  if (answer.status === 200) return done(reply, ACTIVE, 'request-approved');
+  if (answer.status === 200) return notices.done(reply, ACTIVE, 'request-approved');
   return decisionRefused(context, answer, 'approve', note);
 }
 
@@ -174,11 +175,11 @@ async function deny(context: ActionContext) {
   const note = one(form, 'deny_note') ?? '';
   // Sent as typed, empty too: the server says what a denial needs.
   const answer = await api.post(`/api/v1/platform/integration-requests/${enc(id)}/deny`, { note });
-  if (answer.status === 200) return done(reply, ACTIVE, 'request-denied');
+  if (answer.status === 200) return notices.done(reply, ACTIVE, 'request-denied');
   return decisionRefused(context, answer, 'deny', note);
 }
 
-export function registerOperatorRequestPages(app: FastifyInstance, { context }: { context: ConsoleContext }): void {
+export function registerOperatorRequestPages(app: FastifyInstance, { context }: AreaDeps): void {
   const hide = { schema: { hide: true } };
   app.get(ACTIVE, hide, context.page(OPERATOR, requestsPage));
   app.get(`${ACTIVE}/:id`, hide, context.page(OPERATOR, (c) => reviewPage(c)));

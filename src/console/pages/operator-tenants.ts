@@ -4,31 +4,10 @@
 // once), and a new sandbox (POST /api/v1/platform/sandboxes), its admin's password shown once.
 import type { FastifyInstance } from 'fastify';
 import { problemOf, type ApiAnswer } from '../api.js';
-import { all, one, type ActionContext, type ConsoleContext, type Form, type PageContext } from '../context.js';
-import { badge, checkboxes, csrfField, esc, field, page, pager, secretOnce, table, when } from '../html.js';
-import {
-  codeList,
-  confirmation,
-  done,
-  enc,
-  errorsOf,
-  facts,
-  firstUse,
-  noticeOf,
-  numberOrText,
-  onceField,
-  OPERATOR,
-  paramOf,
-  queryOf,
-  queryString,
-  radios,
-  refused,
-  selectField,
-  stateBadge,
-  tenantLink,
-  usedTwice,
-  type Back,
-} from './operator-shared.js';
+import { all, one, paramOf, queryOf, type ActionContext, type Form, type PageContext } from '../context.js';
+import { badge, checkboxes, codeList, csrfField, esc, facts, field, page, pager, queryString, radios, secretOnce, selectField, table, when } from '../html.js';
+import { confirmation, enc, errorsOf, firstUse, numberOrText, onceField, refused, stateBadge, usedTwice, type AreaDeps, type Back } from './kit.js';
+import { notices, OPERATOR, tenantLink } from './operator-shared.js';
 
 const ACTIVE = '/console/tenants';
 const TO_TENANTS: Back = { href: '/console/tenants', label: 'Back to the tenants', active: ACTIVE };
@@ -76,7 +55,7 @@ async function tenantsPage({ request, reply, session, api }: PageContext) {
     title: 'Tenants',
     session,
     active: ACTIVE,
-    notice: noticeOf(request),
+    notice: notices.of(request),
     body: `<h1>Tenants</h1>
 <p class="row"><a class="button" href="/console/tenants/new-sandbox">Create a sandbox</a></p>
 <form method="get" action="/console/tenants" class="row filters" aria-label="Filter the tenants">
@@ -142,17 +121,23 @@ async function tenantPage(context: PageContext, form?: ScopesForm, status?: numb
     session,
     active: ACTIVE,
     status,
-    notice: noticeOf(request),
+    notice: notices.of(request),
     body: `<p><a href="/console/tenants">Tenants</a></p>
 <h1>${esc(t.name)}</h1>
 ${facts(rows)}
 <h2 id="scopes">Scopes</h2>
 <p>Now: ${scopes.restricted ? `only ${codeList(scopes.scopes)}` : 'every published scope (the default, scopes published later included)'}.</p>
 <form method="post" action="/console/tenants/${esc(enc(t.id))}/scopes" class="card" aria-labelledby="scopes">${csrfField(session)}
-  ${radios('mode', 'Which published scopes may this tenant use?', [
-    { value: 'all', label: 'Every published scope (the default; scopes published later too)' },
-    { value: 'chosen', label: 'Only the scopes ticked below' },
-  ], mode)}
+  ${radios({
+    name: 'mode',
+    legend: 'Which published scopes may this tenant use?',
+    options: [
+      { value: 'all', label: 'Every published scope (the default; scopes published later too)' },
+      { value: 'chosen', label: 'Only the scopes ticked below' },
+    ],
+    checked: mode,
+    stacked: true,
+  })}
   ${checkboxes('scopes', 'Published scopes', published.map((name) => ({ value: name })), checked, form?.error)}
   <button type="submit">Save scopes</button>
 </form>`,
@@ -168,7 +153,7 @@ async function saveScopes(context: ActionContext) {
   if (mode === 'all') {
     const answer = await api.delete(`/api/v1/platform/tenants/${enc(id)}/scopes`);
     if (answer.status !== 200) return refused(reply, session, answer, { ...TO_TENANTS, href: base, label: 'Back to the tenant' });
-    return done(reply, base, 'scopes-all');
+    return notices.done(reply, base, 'scopes-all');
   }
   // Withholding a scope the tenant may use now takes it from its apps' tokens at once: asked first.
   const now = await api.get(`/api/v1/platform/tenants/${enc(id)}/scopes`);
@@ -186,7 +171,7 @@ async function saveScopes(context: ActionContext) {
     });
   }
   const answer = await api.put(`/api/v1/platform/tenants/${enc(id)}/scopes`, { scopes: chosen });
-  if (answer.status === 200) return done(reply, base, 'scopes-chosen');
+  if (answer.status === 200) return notices.done(reply, base, 'scopes-chosen');
   if (answer.status === 400) return tenantPage(context, { mode, scopes: chosen, error: problemOf(answer) }, 400);
   return refused(reply, session, answer, { href: base, label: 'Back to the tenant', active: ACTIVE });
 }
@@ -252,7 +237,7 @@ ${secretOnce('admin-password', "The admin's password", String(s.admin_password))
   return sandboxForm(context, form, errors, answer.status >= 400 && answer.status < 500 ? answer.status : 502);
 }
 
-export function registerOperatorTenantPages(app: FastifyInstance, { context }: { context: ConsoleContext }): void {
+export function registerOperatorTenantPages(app: FastifyInstance, { context }: AreaDeps): void {
   app.get('/console/tenants', { schema: { hide: true } }, context.page(OPERATOR, tenantsPage));
   app.get('/console/tenants/new-sandbox', { schema: { hide: true } }, context.page(OPERATOR, async (c) => sandboxForm(c)));
   app.post('/console/tenants/new-sandbox', { schema: { hide: true } }, context.action(OPERATOR, createSandbox));

@@ -5,9 +5,10 @@
 // from GET /v1/platform/apps/{client_id}/operations, .../operations/schema and .../activity/*, with the app's own token.
 import type { FastifyInstance } from 'fastify';
 import { problemOf } from '../api.js';
-import type { PageContext } from '../context.js';
+import { queryOf, type PageContext } from '../context.js';
 import { badge, esc, page, pager, table, when } from '../html.js';
-import { activitySections, daysOf, daysPicker, type IntegrationPagesDeps } from './activity.js';
+import { activitySections, daysOf, daysPicker } from './activity.js';
+import { enc, type AreaDeps } from './kit.js';
 
 interface OperationView {
   id: string;
@@ -41,7 +42,7 @@ const DOWNLOADS = [
   { path: 'codegen-document-ids.json', label: 'graphql-codegen documentId map', what: "graphql-codegen's client preset ids (persistedDocuments, sha256)", pick: (v: OperationsView) => v.manifests.codegenDocumentIds },
 ] as const;
 
-const operationsUrl = (clientId: string) => `/v1/platform/apps/${encodeURIComponent(clientId)}/operations`;
+const operationsUrl = (clientId: string) => `/v1/platform/apps/${enc(clientId)}/operations`;
 
 /** A file to save, never shown in the browser (`content-disposition: attachment`), never cached. */
 function attachment(context: PageContext, filename: string, type: string, body: string) {
@@ -56,7 +57,7 @@ function unavailable(context: PageContext, status: number, problem: string) {
   return page(context.reply, { title: 'Operations', session: context.session, active: BASE, status, error: problem, body: '<h1>Operations</h1>' });
 }
 
-export function registerPartnerPages(app: FastifyInstance, { context }: IntegrationPagesDeps): void {
+export function registerPartnerPages(app: FastifyInstance, { context }: AreaDeps): void {
   const route = { schema: { hide: true } };
 
   app.get(
@@ -64,7 +65,7 @@ export function registerPartnerPages(app: FastifyInstance, { context }: Integrat
     route,
     context.page(['partner'], async (c) => {
       const { session, api, reply } = c;
-      const query = c.request.query as Record<string, string | undefined>;
+      const query = queryOf(c.request);
       const answer = await api.get(operationsUrl(session.clientId));
       if (answer.status !== 200) return unavailable(c, answer.status, problemOf(answer));
       const view = answer.body as OperationsView;

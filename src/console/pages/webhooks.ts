@@ -6,13 +6,17 @@
 // - a subscription: edit, enable or disable, delete (after a confirmation page), send a test, its delivery success
 //   per hour (a picture), its deliveries (filtered by status, paginated), a delivery's attempts with the request
 //   payload and each response, redeliver, and recover since a time with the recovery's progress.
-// Every change is a POST (with the session's CSRF token) answered by a redirect to a page that says what was done.
+// Every change is a POST (with the session's CSRF token) answered by a redirect to a page that says what was done, in
+// a sentence of the table below (the URL names it; a detail such as a count is the page's own, from what it reads).
+// The answer that shows a generated secret is guarded like every such answer of the console (kit.ts): its reload
+// makes no second webhook and shows no secret.
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { fieldError, problemOf, type ApiAnswer, type ConsoleApi } from '../api.js';
-import { all, one, type ActionContext, type PageContext } from '../context.js';
-import { actionButton, badge, csrfField, esc, field, page, pager, secretOnce, table, when } from '../html.js';
+import { problemOf, type ApiAnswer, type ConsoleApi } from '../api.js';
+import { all, one, paramOf, queryOf, type ActionContext, type Form, type PageContext } from '../context.js';
+import { actionButton, badge, codeList, csrfField, esc, field, page, pager, queryString, secretOnce, selectField, table, when } from '../html.js';
 import type { ConsoleSession, SessionKind } from '../session.js';
-import { deliveryChart, type AttemptWindow, type IntegrationPagesDeps } from './activity.js';
+import { deliveryChart, type AttemptWindow } from './activity.js';
+import { confirmation, enc, errorsOf, firstUse, noticeBook, numberOrText, onceField, stateBadge, usedTwice, type AreaDeps } from './kit.js';
 
 interface WebhookView {
   id: string;
@@ -69,19 +73,25 @@ const AREAS: Area[] = [
 ];
 
 export const DELIVERY_STATUSES = ['queued', 'retrying', 'succeeded', 'failed', 'held'] as const;
-const DELIVERY_TONES: Record<string, 'ok' | 'bad' | 'warn' | 'muted'> = { succeeded: 'ok', failed: 'bad', retrying: 'warn', held: 'warn', queued: 'muted' };
 /** The days the subscription's picture covers. */
 const TIMELINE_DAYS = 7;
+/** The fields of the subscription form, where the API's refusals are shown. */
+const FORM_FIELDS = ['url', 'events', 'secret', 'rate_limit'];
 
-const enc = encodeURIComponent;
-const paramsOf = (context: PageContext) => context.request.params as Record<string, string>;
-const queryOf = (context: PageContext) => context.request.query as Record<string, string | undefined>;
-
-/** The page's `?notice=`: what the action before the redirect did. */
-const noticeOf = (context: PageContext) => {
-  const notice = queryOf(context).notice;
-  return typeof notice === 'string' && notice ? notice.slice(0, 300) : undefined;
-};
+/** What a webhook page says after a change. */
+const notices = noticeBook({
+  'webhook-created': 'The webhook was created.',
+  saved: 'Saved.',
+  'saved-new-secret': 'Saved. The new secret signs now; the previous one keeps signing beside it for 24 hours.',
+  enabled: 'The webhook is enabled.',
+  disabled: 'The webhook is disabled: nothing is delivered to it until it is enabled again.',
+  'test-queued': 'A test delivery was queued. Reload to see it arrive.',
+  'webhook-deleted': 'The webhook was deleted.',
+  'recovery-started': 'Recovery started: the deliveries counted below are sent again, once each.',
+  'recovery-started-more':
+    'Recovery started: the deliveries counted below are sent again, once each. More matched than one request resends: recover the same window again for the rest.',
+  redelivered: 'Queued again: a new attempt, with the same webhook-id.',
+});
 
 function subscriptionBadges(w: WebhookView): string {
   const state = w.enabled ? badge('enabled', 'ok') : `${badge('disabled', 'bad')}${w.disabled_reason ? ` <span class="hint">${esc(w.disabled_reason)}</span>` : ''}`;
@@ -89,17 +99,6 @@ function subscriptionBadges(w: WebhookView): string {
 }
 
 const rateLimitText = (w: WebhookView) => (w.rate_limit === null ? 'no limit' : `${w.rate_limit} a second`);
-
-function deliveryBadge(status: string): string {
-  return badge(status, DELIVERY_TONES[status] ?? 'muted');
-}
-
-/** A labelled <select>. */
-function select(name: string, label: string, options: Array<[string, string]>, selected: string | undefined): string {
-  return `<label for="f-${esc(name)}">${esc(label)}</label><select id="f-${esc(name)}" name="${esc(name)}">${options
-    .map(([value, text]) => `<option value="${esc(value)}"${value === (selected ?? '') ? ' selected' : ''}>${esc(text)}</option>`)
-    .join('')}</select>`;
-}
 
 /** The event types as checkboxes, each with its description. */
 function eventChoices(types: EventType[], checked: string[], error?: string | null): string {
@@ -118,13 +117,6 @@ async function eventTypes(api: ConsoleApi, session: ConsoleSession): Promise<Eve
   const types = answer.body.event_types as EventType[];
   const admin = session.scopes.includes('platform:admin') || session.kind === 'admin';
   return types.filter((t) => admin || session.scopes.includes(t.scope));
-}
-
-/** A rate limit as typed: a whole number, nothing (null), or the text itself, for the API to say what is wrong. */
-function rateLimitValue(text: string | undefined): number | string | null {
-  const trimmed = (text ?? '').trim();
-  if (!trimmed) return null;
-  return /^\d+$/.test(trimmed) ? Number(trimmed) : trimmed;
 }
 
 /** `datetime-local` (UTC, as the console shows every time) to ISO 8601; anything else as typed, for the API to refuse. */
@@ -176,7 +168,7 @@ async function webhookForm(context: PageContext, area: Area, state: FormState, e
     body: `<p><a href="${esc(existing ? `${area.base}/${enc(existing.id)}` : area.base)}">${existing ? 'Back to the webhook' : 'All webhooks'}</a></p>
 <h1>${title}</h1>
 <form method="post" action="${esc(action)}" class="card" novalidate>
-${csrfField(session)}
+${csrfField(session)}${existing ? '' : onceField()}
 ${field({ name: 'url', label: 'Endpoint URL', type: 'url', value: state.url ?? existing?.url, required: true, hint: 'Where deliveries are POSTed: https, on a public address.', error: errors.url })}
 ${eventChoices(types, state.events ?? existing?.events ?? [], errors.events)}
 ${field({
@@ -195,13 +187,18 @@ ${field({ name: 'rate_limit', label: 'Rate limit (deliveries a second, optional)
   });
 }
 
+/** The subscription form as typed (the rate limit as text, to be shown back as typed when it is refused). */
+function typedOf(form: Form): { url: string; events: string[]; secret: string; rateText: string | undefined } {
+  return { url: (one(form, 'url') ?? '').trim(), events: all(form, 'events'), secret: one(form, 'secret') ?? '', rateText: one(form, 'rate_limit') };
+}
+
+/** The status of a page answering a refused form: the API's 4xx, or 400. */
+const clientStatus = (answer: ApiAnswer) => (answer.status >= 400 && answer.status < 500 ? answer.status : 400);
+
 /** A refusal of a form's submission: next to its field when it names one, else above the form. */
 function formErrors(answer: ApiAnswer): Pick<FormState, 'errors' | 'problem' | 'status'> {
-  const named = fieldError(answer);
-  const fields = ['url', 'events', 'secret', 'rate_limit'];
-  const status = answer.status >= 400 && answer.status < 500 ? answer.status : 400;
-  if (named && fields.includes(named.field)) return { errors: { [named.field]: named.message }, problem: 'The webhook was not saved: see the field marked below.', status };
-  return { problem: problemOf(answer), status };
+  const sorted = errorsOf(answer, FORM_FIELDS);
+  return { errors: sorted.fields, problem: sorted.page ?? 'The webhook was not saved: see the field marked below.', status: clientStatus(answer) };
 }
 
 interface DetailExtras {
@@ -213,15 +210,16 @@ interface DetailExtras {
 /** A subscription with its actions, its picture, its deliveries and the recover form. */
 async function detailPage(context: PageContext, area: Area, webhookId: string, extras: DetailExtras = {}): Promise<FastifyReply> {
   const { reply, session, api } = context;
-  const query = queryOf(context);
+  const query = queryOf(context.request);
   const status = DELIVERY_STATUSES.find((s) => s === query.status);
-  const cursor = typeof query.cursor === 'string' && query.cursor ? query.cursor : undefined;
   const id = enc(webhookId);
   const found = await api.get(`/v1/webhooks/${id}`);
   if (found.status !== 200) return refused(context, area, found);
   const w = found.body as WebhookView;
-  const deliveryQuery = new URLSearchParams({ limit: '20', ...(status ? { status } : {}), ...(cursor ? { cursor } : {}) });
-  const [timeline, deliveries] = await Promise.all([api.get(`/v1/webhooks/${id}/timeline?days=${TIMELINE_DAYS}`), api.get(`/v1/webhooks/${id}/deliveries?${deliveryQuery}`)]);
+  const [timeline, deliveries] = await Promise.all([
+    api.get(`/v1/webhooks/${id}/timeline?days=${TIMELINE_DAYS}`),
+    api.get(`/v1/webhooks/${id}/deliveries${queryString({ limit: 20, status, cursor: query.cursor })}`),
+  ]);
   const here = `${area.base}/${id}`;
   const picture =
     timeline.status === 200
@@ -232,7 +230,7 @@ async function detailPage(context: PageContext, area: Area, webhookId: string, e
       ? (deliveries.body.deliveries as DeliveryView[]).map((d) => [
           `<a href="${esc(`${here}/deliveries/${enc(d.id)}`)}"><code>${esc(d.id)}</code></a>`,
           esc(d.event_type),
-          deliveryBadge(d.status),
+          stateBadge(d.status),
           String(d.attempts),
           when(d.attempted_at),
           d.response_status === null ? '–' : String(d.response_status),
@@ -249,14 +247,14 @@ async function detailPage(context: PageContext, area: Area, webhookId: string, e
     session,
     active: area.base,
     status: extras.status,
-    notice: noticeOf(context),
+    notice: notices.of(context.request),
     error: extras.error,
     body: `<p><a href="${esc(area.base)}">All webhooks</a></p>
 <h1>Webhook <code>${esc(w.url)}</code></h1>
 <dl class="facts">
 <dt>Id</dt><dd><code>${esc(w.id)}</code></dd>
 <dt>Endpoint</dt><dd><code>${esc(w.url)}</code></dd>
-<dt>Events</dt><dd>${w.events.map((e) => `<code>${esc(e)}</code>`).join(', ')}</dd>
+<dt>Events</dt><dd>${codeList(w.events)}</dd>
 <dt>State</dt><dd>${subscriptionBadges(w)}${w.held_since ? ` <span class="hint">held since ${when(w.held_since)}: its app is suspended; deliveries are kept and sent in order once it is resumed</span>` : ''}</dd>
 <dt>Rate limit</dt><dd>${esc(rateLimitText(w))}</dd>
 ${w.previous_secret_expires_at ? `<dt>Previous secret</dt><dd>still signs until ${when(w.previous_secret_expires_at)}</dd>` : ''}
@@ -272,7 +270,7 @@ ${actionButton(session, `${here}/test`, 'Send a test')}
 <section aria-labelledby="timeline-heading"><h2 id="timeline-heading">Delivery success</h2>${picture}</section>
 <section aria-labelledby="deliveries-heading"><h2 id="deliveries-heading">Deliveries</h2>
 <form method="get" action="${esc(here)}" class="row" aria-label="Filter deliveries">
-${select('status', 'Status', [['', 'Any status'], ...DELIVERY_STATUSES.map((s): [string, string] => [s, s])], status)}
+${selectField({ name: 'status', label: 'Status', options: [{ value: '', label: 'Any status' }, ...DELIVERY_STATUSES.map((s) => ({ value: s }))], value: status ?? '' })}
 <button type="submit" class="secondary">Filter</button>
 </form>
 ${deliveries.status === 200 ? table('Deliveries of the webhook, newest first', ['Delivery', 'Event', 'Status', 'Attempts', 'Last attempt', 'Response', 'Latency', 'Next attempt'], rows, status ? `No ${status} deliveries.` : 'No deliveries yet.') : `<p class="warning">${esc(problemOf(deliveries))}</p>`}
@@ -292,11 +290,11 @@ ${field({ name: 'until', label: 'Until (UTC, optional)', type: 'datetime-local',
 /** Deliveries, each with its attempts: the request payload, and each response's status, snippet, latency and error. */
 async function deliveryPage(context: PageContext, area: Area): Promise<FastifyReply> {
   const { reply, session, api } = context;
-  const { webhook_id: webhookId, delivery_id: deliveryId } = paramsOf(context);
-  const answer = await api.get(`/v1/webhooks/${enc(webhookId!)}/deliveries/${enc(deliveryId!)}`);
+  const webhookId = enc(paramOf(context.request, 'webhook_id'));
+  const answer = await api.get(`/v1/webhooks/${webhookId}/deliveries/${enc(paramOf(context.request, 'delivery_id'))}`);
   if (answer.status !== 200) return refused(context, area, answer, 'Delivery not found');
   const d = answer.body as DeliveryView & { payload: unknown; attempt_history: AttemptView[] };
-  const here = `${area.base}/${enc(webhookId!)}`;
+  const here = `${area.base}/${webhookId}`;
   const attempts = d.attempt_history.map((a) => [
     String(a.number),
     when(a.attempted_at),
@@ -309,13 +307,13 @@ async function deliveryPage(context: PageContext, area: Area): Promise<FastifyRe
     title: `Delivery ${d.id}`,
     session,
     active: area.base,
-    notice: noticeOf(context),
+    notice: notices.of(context.request),
     body: `<p><a href="${esc(here)}">Back to the webhook</a></p>
 <h1>Delivery <code>${esc(d.id)}</code></h1>
 <dl class="facts">
 <dt>Event</dt><dd><code>${esc(d.event_type)}</code></dd>
 <dt>webhook-id</dt><dd><code>${esc(d.event_id)}</code> <span class="hint">(the same on every attempt: the receiver's idempotency key)</span></dd>
-<dt>Status</dt><dd>${deliveryBadge(d.status)}</dd>
+<dt>Status</dt><dd>${stateBadge(d.status)}</dd>
 <dt>Attempts</dt><dd>${d.attempts}</dd>
 <dt>Last attempt</dt><dd>${when(d.attempted_at)}</dd>
 <dt>Next attempt</dt><dd>${when(d.next_attempt_at)}</dd>
@@ -329,24 +327,22 @@ ${table('Attempts of the delivery, first first', ['#', 'Attempted', 'Response st
   });
 }
 
-export function registerWebhookPages(app: FastifyInstance, { context }: IntegrationPagesDeps): void {
+export function registerWebhookPages(app: FastifyInstance, { context }: AreaDeps): void {
   for (const area of AREAS) {
     const { base, kinds } = area;
     const route = { schema: { hide: true } };
-    const webhookIdOf = (c: PageContext) => paramsOf(c).webhook_id!;
+    const webhookIdOf = (c: PageContext) => paramOf(c.request, 'webhook_id');
 
     app.get(
       base,
       route,
       context.page(kinds, async (c) => {
-        const query = queryOf(c);
-        const cursor = typeof query.cursor === 'string' && query.cursor ? query.cursor : undefined;
-        const answer = await c.api.get(`/v1/webhooks?${new URLSearchParams({ limit: '20', ...(cursor ? { cursor } : {}) })}`);
+        const answer = await c.api.get(`/v1/webhooks${queryString({ limit: 20, cursor: queryOf(c.request).cursor })}`);
         const rows =
           answer.status === 200
             ? (answer.body.webhooks as WebhookView[]).map((w) => [
                 `<a href="${esc(`${base}/${enc(w.id)}`)}"><code>${esc(w.url)}</code></a>`,
-                w.events.map((e) => `<code>${esc(e)}</code>`).join(', '),
+                codeList(w.events),
                 subscriptionBadges(w),
                 esc(rateLimitText(w)),
                 when(w.created_at),
@@ -356,7 +352,7 @@ export function registerWebhookPages(app: FastifyInstance, { context }: Integrat
           title: 'Webhooks',
           session: c.session,
           active: base,
-          notice: noticeOf(c),
+          notice: notices.of(c.request),
           error: answer.status === 200 ? undefined : problemOf(answer),
           body: `<h1>Webhooks</h1>
 <p>${esc(area.intro)}</p>
@@ -373,17 +369,16 @@ ${answer.status === 200 ? pager(base, answer.body.next_cursor) : ''}`,
       base,
       route,
       context.action(kinds, async (c: ActionContext) => {
-        const url = (one(c.form, 'url') ?? '').trim();
-        const events = all(c.form, 'events');
-        const secret = one(c.form, 'secret') ?? '';
-        const rateText = one(c.form, 'rate_limit');
-        const rateLimit = rateLimitValue(rateText);
-        const answer = await c.api.post('/v1/webhooks', { url, events, ...(secret ? { secret } : {}), ...(rateLimit !== null ? { rate_limit: rateLimit } : {}) });
+        // A reload of the answer below sends this form again: refused, so no second webhook is made and no secret shown.
+        if (!firstUse(c.request, c.reply, c.form)) return usedTwice(c.reply, c.session, { href: base, label: 'All webhooks', active: base });
+        const { url, events, secret, rateText } = typedOf(c.form);
+        const rateLimit = numberOrText(rateText);
+        const answer = await c.api.post('/v1/webhooks', { url, events, ...(secret ? { secret } : {}), ...(rateLimit !== undefined ? { rate_limit: rateLimit } : {}) });
         // The secret typed is never put back into the page: it is typed again.
         if (answer.status !== 201) return webhookForm(c, area, { url, events, rateLimit: rateText, ...formErrors(answer) });
         const created = answer.body as WebhookView & { secret?: string };
         const here = `${base}/${enc(created.id)}`;
-        if (!created.secret) return c.reply.redirect(`${here}?notice=${enc('The webhook was created.')}`, 303);
+        if (!created.secret) return notices.done(c.reply, here, 'webhook-created');
         // The generated secret is in this answer alone (README "Webhooks"): it is shown here, once, and nowhere after.
         return page(c.reply, {
           title: 'Webhook created',
@@ -417,14 +412,10 @@ ${secretOnce('webhook-secret', 'Signing secret', created.secret)}
         const id = enc(webhookIdOf(c));
         const found = await c.api.get(`/v1/webhooks/${id}`);
         if (found.status !== 200) return refused(c, area, found);
-        const url = (one(c.form, 'url') ?? '').trim();
-        const events = all(c.form, 'events');
-        const secret = one(c.form, 'secret') ?? '';
-        const rateText = one(c.form, 'rate_limit');
-        const answer = await c.api.put(`/v1/webhooks/${id}`, { url, events, rate_limit: rateLimitValue(rateText), ...(secret ? { secret } : {}) });
+        const { url, events, secret, rateText } = typedOf(c.form);
+        const answer = await c.api.put(`/v1/webhooks/${id}`, { url, events, rate_limit: numberOrText(rateText) ?? null, ...(secret ? { secret } : {}) });
         if (answer.status !== 200) return webhookForm(c, area, { url, events, rateLimit: rateText, ...formErrors(answer) }, found.body as WebhookView);
-        const notice = secret ? 'Saved. The new secret signs now; the previous one keeps signing beside it for 24 hours.' : 'Saved.';
-        return c.reply.redirect(`${base}/${id}?notice=${enc(notice)}`, 303);
+        return notices.done(c.reply, `${base}/${id}`, secret ? 'saved-new-secret' : 'saved');
       }),
     );
 
@@ -436,7 +427,7 @@ ${secretOnce('webhook-secret', 'Signing secret', created.secret)}
         const enabled = one(c.form, 'enabled') === 'true';
         const answer = await c.api.put(`/v1/webhooks/${id}`, { enabled });
         if (answer.status !== 200) return detailPage(c, area, webhookIdOf(c), { error: problemOf(answer), status: answer.status });
-        return c.reply.redirect(`${base}/${id}?notice=${enc(enabled ? 'The webhook is enabled.' : 'The webhook is disabled: nothing is delivered to it until it is enabled again.')}`, 303);
+        return notices.done(c.reply, `${base}/${id}`, enabled ? 'enabled' : 'disabled');
       }),
     );
 
@@ -447,7 +438,7 @@ ${secretOnce('webhook-secret', 'Signing secret', created.secret)}
         const id = enc(webhookIdOf(c));
         const answer = await c.api.post(`/v1/webhooks/${id}/test`);
         if (answer.status !== 202) return detailPage(c, area, webhookIdOf(c), { error: problemOf(answer), status: answer.status });
-        return c.reply.redirect(`${base}/${id}?notice=${enc(`A test delivery was queued: ${answer.body.delivery_id}. Reload to see it arrive.`)}`, 303);
+        return notices.done(c.reply, `${base}/${id}`, 'test-queued');
       }),
     );
 
@@ -459,18 +450,13 @@ ${secretOnce('webhook-secret', 'Signing secret', created.secret)}
         const found = await c.api.get(`/v1/webhooks/${id}`);
         if (found.status !== 200) return refused(c, area, found);
         const w = found.body as WebhookView;
-        return page(c.reply, {
-          title: 'Delete webhook',
-          session: c.session,
-          active: base,
+        return confirmation(c.reply, c.session, {
+          title: 'Delete this webhook?',
+          explain: `<p>Nothing more is delivered to <code>${esc(w.url)}</code>, and its deliveries and their history are deleted with it. This cannot be undone.</p>`,
+          action: `${base}/${id}/delete`,
+          confirm: 'Delete the webhook',
+          back: { href: `${base}/${id}`, label: 'Back to the webhook', active: base },
           narrow: true,
-          body: `<h1>Delete this webhook?</h1>
-<p>Nothing more is delivered to <code>${esc(w.url)}</code>, and its deliveries and their history are deleted with it. This cannot be undone.</p>
-<form method="post" action="${esc(`${base}/${id}/delete`)}" class="card">
-${csrfField(c.session)}
-<button type="submit" class="danger">Delete the webhook</button>
-<a class="button secondary" href="${esc(`${base}/${id}`)}">Cancel</a>
-</form>`,
         });
       }),
     );
@@ -481,7 +467,7 @@ ${csrfField(c.session)}
       context.action(kinds, async (c: ActionContext) => {
         const answer = await c.api.delete(`/v1/webhooks/${enc(webhookIdOf(c))}`);
         if (answer.status !== 204) return refused(c, area, answer);
-        return c.reply.redirect(`${base}?notice=${enc('The webhook was deleted.')}`, 303);
+        return notices.done(c.reply, base, 'webhook-deleted');
       }),
     );
 
@@ -496,17 +482,16 @@ ${csrfField(c.session)}
         const until = instantOf(untilText);
         const answer = await c.api.post(`/v1/webhooks/${id}/recover`, { since: since ?? '', ...(until ? { until } : {}) });
         if (answer.status !== 202) {
-          const named = fieldError(answer);
-          const errors = named && ['since', 'until'].includes(named.field) ? { [named.field]: named.message } : {};
+          const sorted = errorsOf(answer, ['since', 'until']);
           return detailPage(c, area, webhookIdOf(c), {
-            error: named ? 'Nothing was recovered: see the recover form below.' : problemOf(answer),
-            status: answer.status >= 400 && answer.status < 500 ? answer.status : 400,
-            recover: { since: sinceText, until: untilText, errors },
+            error: sorted.page ?? 'Nothing was recovered: see the recover form below.',
+            status: clientStatus(answer),
+            recover: { since: sinceText, until: untilText, errors: sorted.fields },
           });
         }
-        const r = answer.body as { recovery_id: string; deliveries: number; next_since: string | null };
-        const notice = `Recovery started: ${r.deliveries} ${r.deliveries === 1 ? 'delivery is' : 'deliveries are'} sent again.${r.next_since ? ` More matched than one request resends: recover again since ${r.next_since}.` : ''}`;
-        return c.reply.redirect(`${base}/${id}/recoveries/${enc(r.recovery_id)}?notice=${enc(notice)}`, 303);
+        const r = answer.body as { recovery_id: string; next_since: string | null };
+        // The counts are the recovery page's own (it reads them); the URL says only whether more matched.
+        return notices.done(c.reply, `${base}/${id}/recoveries/${enc(r.recovery_id)}`, r.next_since ? 'recovery-started-more' : 'recovery-started');
       }),
     );
 
@@ -514,17 +499,17 @@ ${csrfField(c.session)}
       `${base}/:webhook_id/recoveries/:recovery_id`,
       route,
       context.page(kinds, async (c) => {
-        const { webhook_id: webhookId, recovery_id: recoveryId } = paramsOf(c);
-        const answer = await c.api.get(`/v1/webhooks/${enc(webhookId!)}/recoveries/${enc(recoveryId!)}`);
+        const id = enc(webhookIdOf(c));
+        const here = `${base}/${id}`;
+        const answer = await c.api.get(`/v1/webhooks/${id}/recoveries/${enc(paramOf(c.request, 'recovery_id'))}`);
         if (answer.status !== 200) return refused(c, area, answer, 'Recovery not found');
         const r = answer.body as { id: string; since: string; until: string; deliveries: number; remaining: number; succeeded: number; failed: number; status: string; created_at: string; completed_at: string | null };
         const done = r.deliveries - r.remaining;
-        const here = `${base}/${enc(webhookId!)}`;
         return page(c.reply, {
           title: `Recovery ${r.id}`,
           session: c.session,
           active: base,
-          notice: noticeOf(c),
+          notice: notices.of(c.request),
           body: `<p><a href="${esc(here)}">Back to the webhook</a></p>
 <h1>Recovery <code>${esc(r.id)}</code></h1>
 <p>${r.status === 'completed' ? badge('completed', 'ok') : badge('in progress', 'warn')}</p>
@@ -550,10 +535,10 @@ ${r.status === 'completed' ? '' : `<p><a class="button secondary" href="${esc(`$
       `${base}/:webhook_id/deliveries/:delivery_id/redeliver`,
       route,
       context.action(kinds, async (c: ActionContext) => {
-        const { webhook_id: webhookId, delivery_id: deliveryId } = paramsOf(c);
-        const answer = await c.api.post(`/v1/webhooks/${enc(webhookId!)}/deliveries/${enc(deliveryId!)}/redeliver`);
+        const delivery = `${enc(webhookIdOf(c))}/deliveries/${enc(paramOf(c.request, 'delivery_id'))}`;
+        const answer = await c.api.post(`/v1/webhooks/${delivery}/redeliver`);
         if (answer.status !== 202) return refused(c, area, answer, 'Delivery not found');
-        return c.reply.redirect(`${base}/${enc(webhookId!)}/deliveries/${enc(deliveryId!)}?notice=${enc('Queued again: a new attempt, with the same webhook-id.')}`, 303);
+        return notices.done(c.reply, `${base}/${delivery}`, 'redelivered');
       }),
     );
   }
